@@ -1,0 +1,42 @@
+//! The `fastnet` command line: argument parsing and output only; the work is
+//! done by library functions.
+
+mod env;
+mod graph;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "fastnet", version, about = "FastNet graph-network weather forecasting", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build and inspect grid <-> icosahedral-mesh graphs.
+    #[command(subcommand)]
+    Graph(graph::GraphCommand),
+    /// Show the libtorch build, CUDA devices and threads this binary uses.
+    Env(env::EnvArgs),
+}
+
+/// Runs the command line; errors are printed as one `error:` line with their
+/// causes and give exit status 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Graph(cmd) => graph::run(cmd),
+        Command::Env(args) => env::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
