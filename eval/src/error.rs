@@ -1,0 +1,32 @@
+//! The one error type of the eval crate.
+
+/// Errors of transforms, spectra and metrics; each names the offending value
+/// and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("spherical-harmonic transform on {nlat} x {nlon}: {reason}")]
+    BadTransform {
+        nlat: usize,
+        nlon: usize,
+        reason: String,
+    },
+
+    #[error("{what}: shape {got:?}, expected {expected:?}")]
+    ShapeMismatch {
+        what: String,
+        got: Vec<usize>,
+        expected: Vec<usize>,
+    },
+
+    #[error("{what}: {count} non-finite value(s), first at {first:?}")]
+    NonFinite {
+        what: String,
+        count: usize,
+        first: Vec<usize>,
+    },
+
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = EvalError> = std::result::Result<T, E>;

@@ -1,0 +1,592 @@
+//! Real spherical-harmonic transform (SHT) on latitude-longitude grids:
+//! an FFT along each latitude ring, then a Legendre quadrature in latitude.
+//!
+//! Coefficient convention (orthonormal on the unit sphere, triangular
+//! truncation `0 <= m <= l <= lmax`): complex `c_lm` for `m >= 0` with
+//!
+//! `f(θ, φ) = Σ_l [ c_l0 P̂_l^0(cos θ) + 2 Σ_{m=1}^{l} Re(c_lm e^{imφ}) P̂_l^m(cos θ) ]`,
+//!
+//! i.e. `c_lm = ∫ f Y_lm* dΩ` for the complex orthonormal harmonics. The
+//! real-harmonic coefficients are `a_l0 = c_l0`, `a_lm^cos = √2 Re c_lm`,
+//! `a_lm^sin = −√2 Im c_lm`, and the power at total wavenumber `l` is
+//! `P_l = |c_l0|² + 2 Σ_{m>0} |c_lm|²`, with `Σ_l P_l = ∫ f² dΩ`
+//! (Parseval). Coefficients are stored m-major ([`tri_index`]).
+//!
+//! Exactness: the forward transform of a field band-limited to `lmax` is
+//! exact when the quadrature integrates degree `2·lmax` exactly:
+//! Clenshaw–Curtis on `n` rings needs `lmax <= (n−1)/2` (721 rings: 360),
+//! Fejér `lmax <= (n−1)/2` (32 rings: 15), Gauss–Legendre `lmax <= n−1`.
+//! Those are the defaults (torch-harmonics' `lmax = ceil(nlat/2)` exclusive).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use fastnet_mesh::Grid;
+use ndarray::{Array2, ArrayView2, ArrayView3};
+use num_complex::Complex64;
+use rayon::prelude::*;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use crate::error::{EvalError, Result};
+use crate::legendre::LegendreRecurrence;
+pub use crate::legendre::{tri_index, tri_len};
+use crate::quadrature::{Kind, Quadrature};
+
+/// Spherical-harmonic coefficients `c_lm`, `[tri_len(lmax)]` in
+/// [`tri_index`] layout (see the module doc for the convention).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coefficients {
+    pub lmax: usize,
+    pub data: Vec<Complex64>,
+}
+
+impl Coefficients {
+    pub fn zeros(lmax: usize) -> Self {
+        Coefficients {
+            lmax,
+            data: vec![Complex64::new(0.0, 0.0); tri_len(lmax)],
+        }
+    }
+
+    pub fn get(&self, l: usize, m: usize) -> Complex64 {
+        self.data[tri_index(self.lmax, l, m)]
+    }
+
+    pub fn set(&mut self, l: usize, m: usize, v: Complex64) {
+        let i = tri_index(self.lmax, l, m);
+        self.data[i] = v;
+    }
+
+    /// Power per total wavenumber, `[lmax + 1]`:
+    /// `P_l = |c_l0|² + 2 Σ_{m=1}^{l} |c_lm|²` (units of the field squared;
+    /// sums to `∫ f² dΩ` over the unit sphere).
+    pub fn power_spectrum(&self) -> Vec<f64> {
+        let mut p = vec![0.0; self.lmax + 1];
+        for m in 0..=self.lmax {
+            let factor = if m == 0 { 1.0 } else { 2.0 };
+            for (l, pl) in p.iter_mut().enumerate().skip(m) {
+                *pl += factor * self.get(l, m).norm_sqr();
+            }
+        }
+        p
+    }
+}
+
+/// A planned transform for one grid and truncation: quadrature, FFT plans
+/// and the Legendre table. Build once, share (see [`Sht::for_grid`]).
+pub struct Sht {
+    nlat: usize,
+    nlon: usize,
+    lmax: usize,
+    quadrature: Quadrature,
+    /// Rings in the northern half including the equator ring (odd `nlat`).
+    nh: usize,
+    /// `[tri_len(lmax), nh]` row-major: `P̂_l^m(cos θ_j)` for the northern
+    /// rings `j < nh`; the south follows from `P̂_l^m(−x) = (−1)^{l−m} P̂_l^m(x)`.
+    table: Vec<f64>,
+    fft_forward: Arc<dyn RealToComplex<f64>>,
+    fft_inverse: Arc<dyn ComplexToReal<f64>>,
+}
+
+impl std::fmt::Debug for Sht {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Sht({:?}, {} x {}, lmax {})",
+            self.quadrature.kind, self.nlat, self.nlon, self.lmax
+        )
+    }
+}
+
+type CacheKey = (Kind, usize, usize, usize);
+
+fn cache() -> &'static Mutex<HashMap<CacheKey, Arc<Sht>>> {
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, Arc<Sht>>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+impl Sht {
+    /// The default truncation for `nlat` rings of a rule (see module doc).
+    pub fn default_lmax(kind: Kind, nlat: usize) -> usize {
+        match kind {
+            Kind::ClenshawCurtis | Kind::Fejer1 => (nlat.max(1) - 1) / 2,
+            Kind::GaussLegendre => nlat.max(1) - 1,
+        }
+    }
+
+    /// Plans a transform for `nlat` x `nlon` fields, latitudes north to
+    /// south on the nodes of `kind`, longitudes `2πk/nlon`.
+    /// `lmax = None` takes [`Sht::default_lmax`]. Needs `lmax < nlon/2`.
+    pub fn new(kind: Kind, nlat: usize, nlon: usize, lmax: Option<usize>) -> Result<Sht> {
+        let bad = |reason: String| EvalError::BadTransform { nlat, nlon, reason };
+        let min_lat = if kind == Kind::ClenshawCurtis { 2 } else { 1 };
+        if nlat < min_lat || nlon < 2 {
+            return Err(bad(format!(
+                "need at least {min_lat} latitude rings and 2 longitudes"
+            )));
+        }
+        let lmax = lmax.unwrap_or_else(|| Sht::default_lmax(kind, nlat));
+        if 2 * lmax >= nlon {
+            return Err(bad(format!(
+                "lmax {lmax} needs at least {} longitudes (2·lmax + 1)",
+                2 * lmax + 1
+            )));
+        }
+        let quadrature = Quadrature::new(kind, nlat);
+        let nh = nlat.div_ceil(2);
+        let rec = LegendreRecurrence::new(lmax);
+        let ntri = tri_len(lmax);
+        let mut table = vec![0.0; ntri * nh];
+        // Evaluate columns in parallel, a block of rings at a time, and
+        // transpose into the row-per-(l, m) layout.
+        const BLOCK: usize = 16;
+        for j0 in (0..nh).step_by(BLOCK) {
+            let j1 = (j0 + BLOCK).min(nh);
+            let cols: Vec<Vec<f64>> = (j0..j1)
+                .into_par_iter()
+                .map(|j| {
+                    let mut col = vec![0.0; ntri];
+                    rec.evaluate(quadrature.colatitudes[j], &mut col);
+                    col
+                })
+                .collect();
+            table.par_chunks_mut(nh).enumerate().for_each(|(i, row)| {
+                for (jj, col) in cols.iter().enumerate() {
+                    row[j0 + jj] = col[i];
+                }
+            });
+        }
+        let mut planner = RealFftPlanner::<f64>::new();
+        Ok(Sht {
+            nlat,
+            nlon,
+            lmax,
+            nh,
+            table,
+            fft_forward: planner.plan_fft_forward(nlon),
+            fft_inverse: planner.plan_fft_inverse(nlon),
+            quadrature,
+        })
+    }
+
+    /// The shared transform for a grid: Clenshaw–Curtis for equiangular
+    /// grids with poles, Fejér for grids without; built on first use and
+    /// cached by (rule, nlat, nlon, lmax).
+    pub fn for_grid(grid: &Grid, lmax: Option<usize>) -> Result<Arc<Sht>> {
+        let (kind, nlat, nlon) = match grid {
+            Grid::Equiangular { nlat, nlon, poles: true } => (Kind::ClenshawCurtis, *nlat, *nlon),
+            Grid::Equiangular { nlat, nlon, poles: false } => (Kind::Fejer1, *nlat, *nlon),
+            Grid::Points { .. } => {
+                return Err(EvalError::Invalid(
+                    "spherical-harmonic transforms need a regular latitude-longitude grid, not a point list".into(),
+                ))
+            }
+        };
+        Sht::shared(kind, nlat, nlon, lmax)
+    }
+
+    /// Cached [`Sht::new`].
+    pub fn shared(kind: Kind, nlat: usize, nlon: usize, lmax: Option<usize>) -> Result<Arc<Sht>> {
+        let key = (
+            kind,
+            nlat,
+            nlon,
+            lmax.unwrap_or_else(|| Sht::default_lmax(kind, nlat)),
+        );
+        if let Some(s) = cache()
+            .lock()
+            .map_err(|_| EvalError::Invalid("SHT cache poisoned".into()))?
+            .get(&key)
+        {
+            return Ok(s.clone());
+        }
+        let sht = Arc::new(Sht::new(kind, nlat, nlon, Some(key.3))?);
+        let mut c = cache()
+            .lock()
+            .map_err(|_| EvalError::Invalid("SHT cache poisoned".into()))?;
+        Ok(c.entry(key).or_insert(sht).clone())
+    }
+
+    pub fn lmax(&self) -> usize {
+        self.lmax
+    }
+
+    pub fn shape(&self) -> [usize; 2] {
+        [self.nlat, self.nlon]
+    }
+
+    pub fn quadrature(&self) -> &Quadrature {
+        &self.quadrature
+    }
+
+    /// The Legendre table as a plain array, for building other transforms
+    /// (e.g. the differentiable one in fastnet-losses): `[tri_len(lmax), nh]`
+    /// row-major, `P̂_l^m(cos θ_j)` for the `nh = ceil(nlat/2)` northern
+    /// rings; row `tri_index(lmax, l, m)`.
+    pub fn legendre_table(&self) -> (&[f64], usize) {
+        (&self.table, self.nh)
+    }
+
+    /// `P̂_l^m(cos θ_j)` for any ring `j` (north to south), from the table.
+    pub fn legendre(&self, l: usize, m: usize, j: usize) -> f64 {
+        let row = tri_index(self.lmax, l, m) * self.nh;
+        if j < self.nh {
+            self.table[row + j]
+        } else {
+            let sign = if (l - m) % 2 == 0 { 1.0 } else { -1.0 };
+            sign * self.table[row + self.nlat - 1 - j]
+        }
+    }
+
+    fn check_shape(&self, shape: &[usize]) -> Result<()> {
+        if shape != [self.nlat, self.nlon] {
+            return Err(EvalError::ShapeMismatch {
+                what: "field for the spherical-harmonic transform".into(),
+                got: shape.to_vec(),
+                expected: vec![self.nlat, self.nlon],
+            });
+        }
+        Ok(())
+    }
+
+    /// Forward transform of one field `[nlat, nlon]` (latitude north to
+    /// south) to coefficients up to `lmax`.
+    pub fn forward(&self, field: ArrayView2<f64>) -> Result<Coefficients> {
+        self.check_shape(field.shape())?;
+        let mmax = self.lmax;
+        // 1. G_m(θ_j) = (2π/nlon) Σ_k f_jk e^{−imφ_k}, m <= lmax: [nlat, lmax + 1]
+        let scale = 2.0 * std::f64::consts::PI / self.nlon as f64;
+        let mut spectra = vec![Complex64::new(0.0, 0.0); self.nlat * (mmax + 1)];
+        spectra
+            .par_chunks_mut(mmax + 1)
+            .zip(field.outer_iter().into_par_iter())
+            .for_each_init(
+                || {
+                    (
+                        self.fft_forward.make_input_vec(),
+                        self.fft_forward.make_output_vec(),
+                    )
+                },
+                |(input, output), (dst, row)| {
+                    for (x, &v) in input.iter_mut().zip(row.iter()) {
+                        *x = v;
+                    }
+                    self.fft_forward
+                        .process(input, output)
+                        .expect("buffer sizes come from the plan");
+                    for (d, s) in dst.iter_mut().zip(output.iter()) {
+                        *d = s * scale;
+                    }
+                },
+            );
+        // 2. c_lm = Σ_j w_j P̂_l^m(x_j) G_m(θ_j), using equatorial symmetry.
+        let per_m: Vec<Vec<Complex64>> = (0..=mmax)
+            .into_par_iter()
+            .map(|m| {
+                let nh = self.nh;
+                let (mut sr, mut si, mut ar, mut ai) =
+                    (vec![0.0; nh], vec![0.0; nh], vec![0.0; nh], vec![0.0; nh]);
+                for j in 0..nh {
+                    let w = self.quadrature.weights[j];
+                    let north = spectra[j * (mmax + 1) + m];
+                    let mirror = self.nlat - 1 - j;
+                    if mirror == j {
+                        sr[j] = w * north.re;
+                        si[j] = w * north.im;
+                    } else {
+                        let south = spectra[mirror * (mmax + 1) + m];
+                        sr[j] = w * (north.re + south.re);
+                        si[j] = w * (north.im + south.im);
+                        ar[j] = w * (north.re - south.re);
+                        ai[j] = w * (north.im - south.im);
+                    }
+                }
+                (m..=self.lmax)
+                    .map(|l| {
+                        let row = &self.table[tri_index(self.lmax, l, m) * nh..][..nh];
+                        let (re, im) = if (l - m) % 2 == 0 {
+                            dot2(row, &sr, &si)
+                        } else {
+                            dot2(row, &ar, &ai)
+                        };
+                        Complex64::new(re, im)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut data = Vec::with_capacity(tri_len(self.lmax));
+        for v in per_m {
+            data.extend(v);
+        }
+        Ok(Coefficients {
+            lmax: self.lmax,
+            data,
+        })
+    }
+
+    /// Forward transforms of `[n, nlat, nlon]` fields, in parallel.
+    pub fn forward_many(&self, fields: ArrayView3<f64>) -> Result<Vec<Coefficients>> {
+        self.check_shape(&fields.shape()[1..])?;
+        fields
+            .outer_iter()
+            .into_par_iter()
+            .map(|f| self.forward(f))
+            .collect()
+    }
+
+    /// Inverse transform: coefficients (truncated or zero-padded to this
+    /// transform's `lmax`) to a field `[nlat, nlon]`.
+    pub fn inverse(&self, coeffs: &Coefficients) -> Array2<f64> {
+        let mmax = self.lmax;
+        let lmax_c = coeffs.lmax.min(self.lmax);
+        let nh = self.nh;
+        // G_m(θ_j) = Σ_l c_lm P̂_l^m(x_j), split into even and odd l − m.
+        let per_m: Vec<Vec<Complex64>> = (0..=mmax)
+            .into_par_iter()
+            .map(|m| {
+                let mut g = vec![Complex64::new(0.0, 0.0); self.nlat];
+                if m > lmax_c {
+                    return g;
+                }
+                let (mut er, mut ei, mut or, mut oi) =
+                    (vec![0.0; nh], vec![0.0; nh], vec![0.0; nh], vec![0.0; nh]);
+                for l in m..=lmax_c {
+                    let c = coeffs.get(l, m);
+                    let row = &self.table[tri_index(self.lmax, l, m) * nh..][..nh];
+                    let (xr, xi) = if (l - m) % 2 == 0 {
+                        (&mut er, &mut ei)
+                    } else {
+                        (&mut or, &mut oi)
+                    };
+                    for ((r, x_r), x_i) in row.iter().zip(xr.iter_mut()).zip(xi.iter_mut()) {
+                        *x_r += c.re * r;
+                        *x_i += c.im * r;
+                    }
+                }
+                for j in 0..nh {
+                    g[j] = Complex64::new(er[j] + or[j], ei[j] + oi[j]);
+                    let mirror = self.nlat - 1 - j;
+                    if mirror != j {
+                        g[mirror] = Complex64::new(er[j] - or[j], ei[j] - oi[j]);
+                    }
+                }
+                g
+            })
+            .collect();
+        let mut out = Array2::<f64>::zeros((self.nlat, self.nlon));
+        let nfreq = self.nlon / 2 + 1;
+        out.as_slice_mut()
+            .expect("standard layout")
+            .par_chunks_mut(self.nlon)
+            .enumerate()
+            .for_each_init(
+                || {
+                    (
+                        vec![Complex64::new(0.0, 0.0); nfreq],
+                        self.fft_inverse.make_output_vec(),
+                    )
+                },
+                |(spec, buf), (j, row)| {
+                    spec.iter_mut().for_each(|s| *s = Complex64::new(0.0, 0.0));
+                    for (m, gm) in per_m.iter().enumerate() {
+                        spec[m] = gm[j];
+                    }
+                    spec[0].im = 0.0;
+                    self.fft_inverse
+                        .process(spec, buf)
+                        .expect("imaginary parts of DC and Nyquist are zero");
+                    row.copy_from_slice(buf);
+                },
+            );
+        out
+    }
+
+    /// `∫ f g dΩ` by this transform's quadrature: `Σ_j w_j (2π/nlon) Σ_k f g`.
+    pub fn integrate_product(&self, f: ArrayView2<f64>, g: ArrayView2<f64>) -> f64 {
+        let dphi = 2.0 * std::f64::consts::PI / self.nlon as f64;
+        f.outer_iter()
+            .zip(g.outer_iter())
+            .zip(&self.quadrature.weights)
+            .map(|((a, b), w)| w * dphi * a.iter().zip(b.iter()).map(|(x, y)| x * y).sum::<f64>())
+            .sum()
+    }
+}
+
+/// `(Σ a·x, Σ a·y)` with four independent accumulators so the compiler can
+/// vectorise.
+#[inline]
+fn dot2(a: &[f64], x: &[f64], y: &[f64]) -> (f64, f64) {
+    let n = a.len();
+    let (mut sx, mut sy) = ([0.0f64; 4], [0.0f64; 4]);
+    let chunks = n / 4;
+    for c in 0..chunks {
+        for k in 0..4 {
+            let i = 4 * c + k;
+            sx[k] += a[i] * x[i];
+            sy[k] += a[i] * y[i];
+        }
+    }
+    let (mut rx, mut ry) = (sx[0] + sx[1] + sx[2] + sx[3], sy[0] + sy[1] + sy[2] + sy[3]);
+    for i in 4 * chunks..n {
+        rx += a[i] * x[i];
+        ry += a[i] * y[i];
+    }
+    (rx, ry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f64::consts::PI;
+
+    fn lcg(seed: u64) -> impl FnMut() -> f64 {
+        let mut s = seed;
+        move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+    }
+
+    fn random_coefficients(lmax: usize, seed: u64) -> Coefficients {
+        let mut r = lcg(seed);
+        let mut c = Coefficients::zeros(lmax);
+        for m in 0..=lmax {
+            for l in m..=lmax {
+                let im = if m == 0 { 0.0 } else { r() };
+                c.set(l, m, Complex64::new(r(), im));
+            }
+        }
+        c
+    }
+
+    fn max_diff(a: &Coefficients, b: &Coefficients) -> f64 {
+        a.data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| (x - y).norm())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn band_limited_round_trip_is_exact_on_all_three_grids() {
+        for (kind, nlat, nlon) in [
+            (Kind::ClenshawCurtis, 33, 64),
+            (Kind::ClenshawCurtis, 181, 360),
+            (Kind::Fejer1, 32, 64),
+            (Kind::GaussLegendre, 24, 48),
+        ] {
+            let sht = Sht::new(kind, nlat, nlon, None).unwrap();
+            let c = random_coefficients(sht.lmax(), 3);
+            let f = sht.inverse(&c);
+            let back = sht.forward(f.view()).unwrap();
+            let err = max_diff(&c, &back);
+            assert!(
+                err < 1e-10,
+                "{kind:?} {nlat}x{nlon} lmax {}: {err}",
+                sht.lmax()
+            );
+        }
+    }
+
+    #[test]
+    fn parseval_power_sums_to_the_integral_of_the_square() {
+        let sht = Sht::new(Kind::ClenshawCurtis, 65, 128, None).unwrap();
+        let c = random_coefficients(sht.lmax(), 9);
+        let f = sht.inverse(&c);
+        let total: f64 = c.power_spectrum().iter().sum();
+        let integral = sht.integrate_product(f.view(), f.view());
+        assert!(
+            (total - integral).abs() < 1e-10 * integral,
+            "{total} vs {integral}"
+        );
+    }
+
+    #[test]
+    fn a_single_harmonic_lands_in_one_coefficient() {
+        // f = √2 P̂_5^3(cos θ) cos(3φ) = Y^cos_53  ->  c_53 = 1/√2, all else 0
+        let (nlat, nlon) = (33, 64);
+        let sht = Sht::new(Kind::ClenshawCurtis, nlat, nlon, None).unwrap();
+        let q = sht.quadrature().clone();
+        let f = Array2::from_shape_fn((nlat, nlon), |(j, k)| {
+            let th = q.colatitudes[j];
+            let phi = 2.0 * PI * k as f64 / nlon as f64;
+            // closed form: P̂_5^3 = sqrt(11/4π · 2!/8!) · P_5^3, P_5^3 = (105/2) s³ (9x² − 1) / 1 … without CS phase
+            let (s, x) = (th.sin(), th.cos());
+            let p53 = 105.0 / 2.0 * s.powi(3) * (9.0 * x * x - 1.0) / 1.0;
+            let norm = (11.0 / (4.0 * PI) * 2.0 / 40320.0).sqrt();
+            2f64.sqrt() * norm * p53 * (3.0 * phi).cos()
+        });
+        let c = sht.forward(f.view()).unwrap();
+        for m in 0..=sht.lmax() {
+            for l in m..=sht.lmax() {
+                let want = if (l, m) == (5, 3) {
+                    1.0 / 2f64.sqrt()
+                } else {
+                    0.0
+                };
+                let got = c.get(l, m);
+                assert!(
+                    (got.re - want).abs() < 1e-12 && got.im.abs() < 1e-12,
+                    "c_{l}{m} = {got}"
+                );
+            }
+        }
+        let p = c.power_spectrum();
+        assert!((p[5] - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_sine_harmonic_gives_a_negative_imaginary_coefficient() {
+        // f = √2 P̂_1^1 sin φ = Y^sin_11 -> a^sin = 1 -> c_11 = −i/√2
+        let (nlat, nlon) = (17, 32);
+        let sht = Sht::new(Kind::Fejer1, nlat, nlon, None).unwrap();
+        let q = sht.quadrature().clone();
+        let f = Array2::from_shape_fn((nlat, nlon), |(j, k)| {
+            let phi = 2.0 * PI * k as f64 / nlon as f64;
+            2f64.sqrt() * (3.0 / (8.0 * PI)).sqrt() * q.colatitudes[j].sin() * phi.sin()
+        });
+        let c = sht.forward(f.view()).unwrap();
+        let c11 = c.get(1, 1);
+        assert!(
+            c11.re.abs() < 1e-13 && (c11.im + 1.0 / 2f64.sqrt()).abs() < 1e-13,
+            "{c11}"
+        );
+    }
+
+    #[test]
+    fn shape_and_truncation_errors() {
+        let sht = Sht::new(Kind::ClenshawCurtis, 9, 16, None).unwrap();
+        let e = sht
+            .forward(Array2::zeros((8, 16)).view())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[8, 16]") && e.contains("[9, 16]"), "{e}");
+        assert!(Sht::new(Kind::ClenshawCurtis, 9, 16, Some(8)).is_err());
+        assert!(Sht::new(Kind::ClenshawCurtis, 1, 16, None).is_err());
+        let pts = Grid::points(&[(0.0, 0.0)]).unwrap();
+        assert!(Sht::for_grid(&pts, None).is_err());
+    }
+
+    #[test]
+    fn grids_map_to_their_rules_and_are_shared() {
+        let era = Grid::from_spec("latlon:5").unwrap();
+        let a = Sht::for_grid(&era, None).unwrap();
+        let b = Sht::for_grid(&era, None).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.quadrature().kind, Kind::ClenshawCurtis);
+        assert_eq!(a.lmax(), 18);
+        let wb = Sht::for_grid(&Grid::from_spec("weatherbench-5.625").unwrap(), None).unwrap();
+        assert_eq!((wb.quadrature().kind, wb.lmax()), (Kind::Fejer1, 15));
+        // grid latitudes are the quadrature nodes
+        for (lat, th) in Grid::from_spec("weatherbench-5.625")
+            .unwrap()
+            .latitudes_deg()
+            .iter()
+            .zip(&wb.quadrature().colatitudes)
+        {
+            assert!((90.0 - th.to_degrees() - lat).abs() < 1e-12);
+        }
+    }
+}
