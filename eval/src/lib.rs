@@ -4,8 +4,10 @@
 
 pub mod error;
 pub mod legendre;
+pub mod metrics;
 pub mod quadrature;
 pub mod sht;
+pub mod spectra;
 
 pub use error::{EvalError, Result};
 pub use quadrature::Kind as QuadratureKind;

@@ -1,0 +1,205 @@
+//! Spectra of forecast and truth fields: the total-wavenumber power spectrum
+//! (from the spherical-harmonic transform), WeatherBench2's zonal energy
+//! spectrum, and an effective-resolution figure.
+
+use fastnet_mesh::geometry::EARTH_RADIUS_KM;
+use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
+use rayon::prelude::*;
+use realfft::RealFftPlanner;
+
+use crate::error::{EvalError, Result};
+use crate::sht::Sht;
+
+/// Power per total wavenumber of each field: `[n, lmax + 1]`, units of the
+/// field squared (`Σ_l P_l = ∫ f² dΩ` on the unit sphere).
+///
+/// * `fields` — `[n, nlat, nlon]`, latitude north to south.
+pub fn power_spectra(sht: &Sht, fields: ArrayView3<f64>) -> Result<Array2<f64>> {
+    let coeffs = sht.forward_many(fields)?;
+    let mut out = Array2::zeros((coeffs.len(), sht.lmax() + 1));
+    for (mut row, c) in out.outer_iter_mut().zip(&coeffs) {
+        row.assign(&ndarray::Array1::from(c.power_spectrum()));
+    }
+    Ok(out)
+}
+
+/// Mean over the first axis of `[n, L]` spectra: `[L]`.
+pub fn mean_spectrum(spectra: &Array2<f64>) -> Vec<f64> {
+    spectra
+        .mean_axis(Axis(0))
+        .map(|a| a.to_vec())
+        .unwrap_or_default()
+}
+
+/// Wavelength in km of total wavenumber `l >= 1` on the Earth: `2πR / l`.
+pub fn wavelength_km(l: usize) -> f64 {
+    2.0 * std::f64::consts::PI * EARTH_RADIUS_KM / l as f64
+}
+
+/// WeatherBench2's zonal energy spectrum of one field, per latitude ring:
+/// `[nlat, nlon/2 + 1]`.
+///
+/// Per ring, `F_k = (1/n) Σ_j f_j e^{−2πijk/n}` (rfft, forward
+/// normalisation), `S_0 = C|F_0|²`, `S_k = 2C|F_k|²` for `k >= 1`, with
+/// the ring circumference `C = 2πR cos φ` in metres (R = 6371 km). Units:
+/// field² · m. (WeatherBench2 `ZonalEnergySpectrum`.)
+///
+/// * `field` — `[nlat, nlon]`; `lat_deg` — `[nlat]` ring latitudes.
+pub fn zonal_energy_spectrum(field: ArrayView2<f64>, lat_deg: &[f64]) -> Result<Array2<f64>> {
+    let (nlat, nlon) = field.dim();
+    if lat_deg.len() != nlat {
+        return Err(EvalError::ShapeMismatch {
+            what: "latitudes for the zonal spectrum".into(),
+            got: vec![lat_deg.len()],
+            expected: vec![nlat],
+        });
+    }
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(nlon);
+    let nk = nlon / 2 + 1;
+    let mut out = Array2::zeros((nlat, nk));
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(field.axis_iter(Axis(0)).into_par_iter())
+        .zip(lat_deg.par_iter())
+        .for_each(|((mut dst, row), &lat)| {
+            let mut input: Vec<f64> = row.to_vec();
+            let mut spec = fft.make_output_vec();
+            fft.process(&mut input, &mut spec).expect("plan sizes");
+            let circumference_m = 2.0
+                * std::f64::consts::PI
+                * EARTH_RADIUS_KM
+                * 1e3
+                * lat.to_radians().cos().max(0.0);
+            for (k, (d, s)) in dst.iter_mut().zip(&spec).enumerate() {
+                let power = s.norm_sqr() / (nlon * nlon) as f64;
+                *d = if k == 0 {
+                    circumference_m * power
+                } else {
+                    2.0 * circumference_m * power
+                };
+            }
+        });
+    Ok(out)
+}
+
+/// Mean zonal spectrum over the rings with latitude in `[lat_min, lat_max]`:
+/// `[nlon/2 + 1]`. Errors when no ring lies in the band.
+pub fn zonal_band_mean(
+    spectrum: &Array2<f64>,
+    lat_deg: &[f64],
+    lat_min: f64,
+    lat_max: f64,
+) -> Result<Vec<f64>> {
+    let rows: Vec<usize> = (0..lat_deg.len())
+        .filter(|&i| lat_deg[i] >= lat_min && lat_deg[i] <= lat_max)
+        .collect();
+    if rows.is_empty() {
+        return Err(EvalError::Invalid(format!(
+            "no latitude ring lies between {lat_min}° and {lat_max}°"
+        )));
+    }
+    let mut mean = vec![0.0; spectrum.ncols()];
+    for &r in &rows {
+        for (m, v) in mean.iter_mut().zip(spectrum.row(r)) {
+            *m += v / rows.len() as f64;
+        }
+    }
+    Ok(mean)
+}
+
+/// The effective resolution of a forecast: the highest total wavenumber
+/// `l` up to which the forecast's power stays within a factor 2 of the
+/// truth's at every `1 <= l' <= l`, and its wavelength `2πR/l` in km
+/// (smaller is sharper).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct EffectiveResolution {
+    pub wavenumber: usize,
+    pub wavelength_km: f64,
+}
+
+/// See [`EffectiveResolution`]. `None` when the power is already off by
+/// more than a factor 2 at `l = 1` or the spectra are shorter than 2.
+/// Wavenumbers where the truth has no power end the search.
+pub fn effective_resolution(forecast: &[f64], truth: &[f64]) -> Option<EffectiveResolution> {
+    let mut last = None;
+    for l in 1..forecast.len().min(truth.len()) {
+        let ratio = forecast[l] / truth[l];
+        if !(truth[l] > 0.0 && (0.5..=2.0).contains(&ratio)) {
+            break;
+        }
+        last = Some(l);
+    }
+    last.map(|l| EffectiveResolution {
+        wavenumber: l,
+        wavelength_km: wavelength_km(l),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quadrature::Kind;
+    use ndarray::Array3;
+
+    #[test]
+    fn zonal_spectrum_of_a_single_wave() {
+        // f = A cos(kλ) on every ring: F_k = A/2, S_k = 2C(A/2)² = C A²/2.
+        let (nlat, nlon, k, a) = (5, 64, 6, 3.0);
+        let lat = [60.0, 30.0, 0.0, -30.0, -60.0];
+        let f = Array2::from_shape_fn((nlat, nlon), |(_, j)| {
+            a * (2.0 * std::f64::consts::PI * (k * j) as f64 / nlon as f64).cos()
+        });
+        let s = zonal_energy_spectrum(f.view(), &lat).unwrap();
+        for (i, &phi) in lat.iter().enumerate() {
+            let c = 2.0 * std::f64::consts::PI * 6.371e6 * phi.to_radians().cos();
+            for kk in 0..=nlon / 2 {
+                let want = if kk == k { c * a * a / 2.0 } else { 0.0 };
+                assert!(
+                    (s[[i, kk]] - want).abs() < 1e-9 * c,
+                    "ring {i} k {kk}: {} vs {want}",
+                    s[[i, kk]]
+                );
+            }
+        }
+        // a constant field puts C·A² into k = 0
+        let g = Array2::from_elem((1, 8), 2.0);
+        let s0 = zonal_energy_spectrum(g.view(), &[0.0]).unwrap();
+        assert!((s0[[0, 0]] - 2.0 * std::f64::consts::PI * 6.371e6 * 4.0).abs() < 1e-6);
+        let band = zonal_band_mean(&s, &lat, 20.0, 70.0).unwrap();
+        assert!((band[k] - (s[[0, k]] + s[[1, k]]) / 2.0).abs() < 1e-6);
+        assert!(zonal_band_mean(&s, &lat, 80.0, 85.0).is_err());
+    }
+
+    #[test]
+    fn power_spectra_of_fields_and_their_mean() {
+        let sht = Sht::new(Kind::ClenshawCurtis, 17, 32, None).unwrap();
+        let mut c = crate::sht::Coefficients::zeros(sht.lmax());
+        c.set(3, 2, num_complex::Complex64::new(0.5, 0.5));
+        let f = sht.inverse(&c);
+        let mut fields = Array3::zeros((2, 17, 32));
+        fields.index_axis_mut(Axis(0), 0).assign(&f);
+        fields.index_axis_mut(Axis(0), 1).assign(&(&f * 2.0));
+        let p = power_spectra(&sht, fields.view()).unwrap();
+        // P_3 = 2 |c_32|² = 1 for the first field, 4 for the doubled one
+        assert!((p[[0, 3]] - 1.0).abs() < 1e-12 && (p[[1, 3]] - 4.0).abs() < 1e-12);
+        let m = mean_spectrum(&p);
+        assert!((m[3] - 2.5).abs() < 1e-12 && m[2].abs() < 1e-12);
+    }
+
+    #[test]
+    fn effective_resolution_is_where_power_leaves_the_factor_two_band() {
+        let truth: Vec<f64> = (0..50).map(|l| 1.0 / (1.0 + l as f64).powi(3)).collect();
+        // forecast loses power progressively: ratio exp(−(l/20)²) drops below ½ at l > 20·sqrt(ln 2) ≈ 16.65
+        let fc: Vec<f64> = truth
+            .iter()
+            .enumerate()
+            .map(|(l, t)| t * (-(l as f64 / 20.0).powi(2)).exp())
+            .collect();
+        let r = effective_resolution(&fc, &truth).unwrap();
+        assert_eq!(r.wavenumber, 16);
+        assert!((r.wavelength_km - 2.0 * std::f64::consts::PI * 6371.0 / 16.0).abs() < 1e-9);
+        assert_eq!(effective_resolution(&truth, &truth).unwrap().wavenumber, 49);
+        let off: Vec<f64> = truth.iter().map(|t| t * 3.0).collect();
+        assert_eq!(effective_resolution(&off, &truth), None);
+    }
+}
