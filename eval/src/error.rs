@@ -27,6 +27,15 @@ pub enum EvalError {
 
     #[error("{0}")]
     Invalid(String),
+
+    #[error("drawing the plot: {0}")]
+    Plot(String),
+
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = EvalError> = std::result::Result<T, E>;
