@@ -5,4 +5,5 @@
 //! glue; the numerics live in the workspace crates (`fastnet-mesh`, ...).
 
 pub mod cli;
+pub mod model;
 pub mod runtime;

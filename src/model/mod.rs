@@ -1,0 +1,319 @@
+//! The FastNet network (DESIGN.md §3): encoder (grid -> mesh), processor
+//! (mesh -> mesh, residual edges), decoder (mesh -> grid) and the residual
+//! increment, with the reference model's parameter and buffer names.
+
+pub mod interaction;
+pub mod mlp;
+
+use anyhow::{bail, Context, Result};
+use fastnet_mesh::Graph;
+use serde::{Deserialize, Serialize};
+use tch::nn;
+use tch::{Kind, Tensor};
+
+use interaction::{Edges, InteractionNetwork};
+use mlp::Mlp;
+
+/// Network dimensions. Defaults: FastNet-global v1.1 (hidden 768, 16
+/// processor layers, 12 non-forecast + 72 forecast channels).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Latent width of every MLP.
+    pub hidden: i64,
+    /// Number of processor InteractionNetworks.
+    pub processor_layers: i64,
+    /// Channels the network predicts (the last `forecast_channels` of the
+    /// grid features).
+    pub forecast_channels: i64,
+    /// Input-only channels (forcings, statics), first in the grid features.
+    pub nonforecast_channels: i64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            hidden: 768,
+            processor_layers: 16,
+            forecast_channels: 72,
+            nonforecast_channels: 12,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Grid feature width `[non-forecast, forecast]`.
+    pub fn grid_channels(&self) -> i64 {
+        self.forecast_channels + self.nonforecast_channels
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for (name, v, min) in [
+            ("model.hidden", self.hidden, 1),
+            ("model.processor_layers", self.processor_layers, 0),
+            ("model.forecast_channels", self.forecast_channels, 1),
+            ("model.nonforecast_channels", self.nonforecast_channels, 0),
+        ] {
+            if v < min {
+                bail!("{name} = {v}: expected at least {min}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Graph buffer names, stored with the weights.
+pub const GRAPHS: [&str; 3] = ["encoder", "mesh", "decoder"];
+
+/// The FastNet model.
+pub struct FastNet {
+    pub config: ModelConfig,
+    grid2mesh: InteractionNetwork,
+    mesh_edge_embedder: Mlp,
+    processor: Vec<InteractionNetwork>,
+    decoder: InteractionNetwork,
+    out_mlp: Mlp,
+    mesh_features: Tensor,
+    encoder_edges: Edges,
+    mesh_edges: Edges,
+    decoder_edges: Edges,
+    num_grid: i64,
+}
+
+/// Registers a non-trainable buffer; `name` may contain dots
+/// (`encoder_edge_index.0`), which become path segments.
+fn buffer(path: &nn::Path, name: &str, t: Tensor) -> Tensor {
+    match name.split_once('.') {
+        Some((head, rest)) => buffer(&path.sub(head), rest, t),
+        None => path.add(name, t, false),
+    }
+}
+
+impl FastNet {
+    /// Builds the network in `vs` for `graph` (its buffers are registered
+    /// under the reference names, non-trainable).
+    pub fn new(vs: &nn::Path, config: &ModelConfig, graph: &Graph) -> Result<FastNet> {
+        config.validate()?;
+        let device = vs.device();
+        let kind = Kind::Float;
+        let n_mesh = graph.mesh_nodes() as i64;
+        let n_grid = graph.grid.len() as i64;
+        let mesh_features = Tensor::from_slice(&graph.mesh_features)
+            .view([n_mesh, graph.mesh_feature_dim as i64])
+            .to_device(device);
+        let mesh_features = buffer(vs, "mesh_features", mesh_features);
+        let mut edges = Vec::new();
+        for (name, set, n_targets) in [
+            ("encoder", &graph.encoder, n_mesh),
+            ("mesh", &graph.mesh, n_mesh),
+            ("decoder", &graph.decoder, n_grid),
+        ] {
+            let index: Vec<i64> = set
+                .index
+                .iter()
+                .flat_map(|&(s, r)| [s as i64, r as i64])
+                .collect();
+            let index = buffer(
+                vs,
+                &format!("{name}_edge_index.0"),
+                Tensor::from_slice(&index)
+                    .view([set.len() as i64, 2])
+                    .to_device(device),
+            );
+            let feats = Tensor::from_slice(&set.features)
+                .view([set.len() as i64, set.feature_dim as i64])
+                .to_device(device);
+            let feats = buffer(vs, &format!("{name}_edge_features.0"), feats);
+            edges.push(Edges::new(&index, &feats, n_targets, kind));
+        }
+        let decoder_edges = edges.pop().context("three graphs")?;
+        let mesh_edges = edges.pop().context("three graphs")?;
+        let encoder_edges = edges.pop().context("three graphs")?;
+        let h = config.hidden;
+        let grid_dim = config.grid_channels();
+        let node_dim = graph.mesh_feature_dim as i64;
+        let edge_dim = |e: &Edges| e.features.size()[2];
+        let grid2mesh = InteractionNetwork::new(
+            &(vs / "encoder" / "grid2mesh_net"),
+            grid_dim,
+            node_dim,
+            edge_dim(&encoder_edges),
+            h,
+        );
+        let mesh_edge_embedder = Mlp::new(
+            &(vs / "mesh_edge_embedder"),
+            edge_dim(&mesh_edges),
+            h,
+            h,
+            true,
+        );
+        let processor = (0..config.processor_layers)
+            .map(|i| {
+                InteractionNetwork::new(&(vs / "processor" / "interaction_nets" / i), h, h, h, h)
+            })
+            .collect();
+        let decoder = InteractionNetwork::new(
+            &(vs / "decoder" / "interaction_net"),
+            h,
+            grid_dim,
+            edge_dim(&decoder_edges),
+            h,
+        );
+        let out_mlp = Mlp::new(
+            &(vs / "decoder" / "out_mlp"),
+            h,
+            h,
+            config.forecast_channels,
+            false,
+        );
+        Ok(FastNet {
+            config: config.clone(),
+            grid2mesh,
+            mesh_edge_embedder,
+            processor,
+            decoder,
+            out_mlp,
+            mesh_features: mesh_features.unsqueeze(0),
+            encoder_edges,
+            mesh_edges,
+            decoder_edges,
+            num_grid: n_grid,
+        })
+    }
+
+    /// One 6-hour step.
+    ///
+    /// * `grid` — `[batch, N_grid, non-forecast + forecast]` normalised
+    ///   features, latitude-major points.
+    ///
+    /// Returns the next normalised forecast state `[batch, N_grid, forecast]`
+    /// = input forecast features + predicted increment.
+    pub fn forward(&self, grid: &Tensor) -> Result<Tensor> {
+        let s = grid.size();
+        if s.len() != 3 || s[1] != self.num_grid || s[2] != self.config.grid_channels() {
+            bail!(
+                "model input has shape {s:?}, expected [batch, {}, {}] (grid points, non-forecast + forecast channels)",
+                self.num_grid,
+                self.config.grid_channels()
+            );
+        }
+        let (_, mut mesh) = self.grid2mesh.forward(
+            grid,
+            &self.mesh_features,
+            &self.encoder_edges.features,
+            &self.encoder_edges,
+        );
+        let mut e = self.mesh_edge_embedder.forward(&self.mesh_edges.features);
+        for layer in &self.processor {
+            let (de, new_mesh) = layer.forward(&mesh, &mesh, &e, &self.mesh_edges);
+            // not `+=`: the first update broadcasts e from [1, E, H] to [batch, E, H]
+            #[allow(clippy::assign_op_pattern)]
+            {
+                e = e + de;
+            }
+            mesh = new_mesh;
+        }
+        let (_, grid_latent) = self.decoder.forward(
+            &mesh,
+            grid,
+            &self.decoder_edges.features,
+            &self.decoder_edges,
+        );
+        let increment = self.out_mlp.forward(&grid_latent);
+        let state = grid.narrow(
+            2,
+            self.config.nonforecast_channels,
+            self.config.forecast_channels,
+        );
+        Ok(state + increment)
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameters(&self) -> i64 {
+        let inet = |n: &InteractionNetwork| n.edge_mlp.parameters() + n.target_mlp.parameters();
+        inet(&self.grid2mesh)
+            + self.mesh_edge_embedder.parameters()
+            + self.processor.iter().map(inet).sum::<i64>()
+            + inet(&self.decoder)
+            + self.out_mlp.parameters()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastnet_mesh::{GraphConfig, Grid};
+    use tch::{nn::VarStore, Device};
+
+    fn small() -> (VarStore, FastNet, Graph) {
+        let grid = Grid::from_spec("latlon-nopoles:32x64").unwrap();
+        let graph = Graph::build(&grid, &GraphConfig::fastnet(2)).unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let cfg = ModelConfig {
+            hidden: 16,
+            processor_layers: 2,
+            forecast_channels: 5,
+            nonforecast_channels: 3,
+        };
+        let model = FastNet::new(&vs.root(), &cfg, &graph).unwrap();
+        (vs, model, graph)
+    }
+
+    #[test]
+    fn shapes_and_reference_parameter_names() {
+        tch::manual_seed(0);
+        let (vs, model, _) = small();
+        let x = Tensor::randn([2, 2048, 8], (Kind::Float, Device::Cpu));
+        let y = model.forward(&x).unwrap();
+        assert_eq!(y.size(), vec![2, 2048, 5]);
+        let names = vs.variables();
+        for n in [
+            "mesh_features",
+            "encoder_edge_index.0",
+            "mesh_edge_features.0",
+            "decoder_edge_index.0",
+            "encoder.grid2mesh_net.edge_mlp.layers.0.weight",
+            "encoder.grid2mesh_net.target_mlp.layers.4.bias",
+            "mesh_edge_embedder.layers.4.weight",
+            "processor.interaction_nets.1.edge_mlp.layers.4.weight",
+            "processor.interaction_nets.0.target_mlp.layers.2.bias",
+            "decoder.interaction_net.edge_mlp.layers.2.weight",
+            "decoder.out_mlp.layers.2.weight",
+        ] {
+            assert!(names.contains_key(n), "missing {n}");
+        }
+        assert!(
+            !names.contains_key("decoder.out_mlp.layers.4.weight"),
+            "out_mlp has no final norm"
+        );
+        assert!(!names.contains_key("processor.interaction_nets.2.edge_mlp.layers.0.weight"));
+        // buffers are not trained
+        let trainable: i64 = vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum();
+        assert_eq!(trainable, model.parameters());
+        assert_eq!(names["encoder_edge_index.0"].kind(), Kind::Int64);
+        // the input bad shape is refused
+        assert!(model
+            .forward(&Tensor::zeros([1, 100, 8], (Kind::Float, Device::Cpu)))
+            .is_err());
+    }
+
+    #[test]
+    fn reference_size_has_about_62_million_parameters() {
+        // FastNet-global v1.1: hidden 768, 16 layers, 84 channels, 2-wide
+        // mesh node and edge features; ~62 M parameters (DESIGN.md §3).
+        let c = ModelConfig::default();
+        let (h, g, f, nd, ed) = (c.hidden, c.grid_channels(), c.forecast_channels, 2i64, 2i64);
+        let mlp = |i: i64, o: i64, norm: bool| i * h + h + h * o + o + if norm { 2 * o } else { 0 };
+        let inet = |s: i64, t: i64, e: i64| mlp(s + e, h, true) + mlp(t + h, h, true);
+        let total = inet(g, nd, ed)
+            + mlp(ed, h, true)
+            + 16 * inet(h, h, h)
+            + inet(h, g, ed)
+            + mlp(h, f, false);
+        assert!((60_000_000..64_000_000).contains(&total), "{total}");
+    }
+}
