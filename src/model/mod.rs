@@ -65,6 +65,65 @@ impl ModelConfig {
 /// Graph buffer names, stored with the weights.
 pub const GRAPHS: [&str; 3] = ["encoder", "mesh", "decoder"];
 
+/// The graph a model runs on, as the tensors stored with its weights:
+/// `mesh_features [N_mesh, F]` and, for encoder, mesh and decoder,
+/// `(edge_index [E, 2] int64 (source, target), edge_features [E, F_e])`.
+pub struct GraphBuffers {
+    pub mesh_features: Tensor,
+    pub edges: [(Tensor, Tensor); 3],
+    /// Grid points (decoder targets).
+    pub num_grid: i64,
+}
+
+impl GraphBuffers {
+    /// From a graph built (or loaded) by the mesh crate.
+    pub fn from_graph(graph: &Graph) -> GraphBuffers {
+        let n_mesh = graph.mesh_nodes() as i64;
+        let set = |s: &fastnet_mesh::EdgeSet| {
+            let index: Vec<i64> = s
+                .index
+                .iter()
+                .flat_map(|&(a, b)| [a as i64, b as i64])
+                .collect();
+            (
+                Tensor::from_slice(&index).view([s.len() as i64, 2]),
+                Tensor::from_slice(&s.features).view([s.len() as i64, s.feature_dim as i64]),
+            )
+        };
+        GraphBuffers {
+            mesh_features: Tensor::from_slice(&graph.mesh_features)
+                .view([n_mesh, graph.mesh_feature_dim as i64]),
+            edges: [set(&graph.encoder), set(&graph.mesh), set(&graph.decoder)],
+            num_grid: graph.grid.len() as i64,
+        }
+    }
+
+    /// From named tensors (a checkpoint or a converted reference state
+    /// dict) for a grid of `num_grid` points.
+    pub fn from_tensors(
+        tensors: &std::collections::HashMap<String, Tensor>,
+        num_grid: i64,
+    ) -> Result<GraphBuffers> {
+        let get = |name: &str| {
+            tensors
+                .get(name)
+                .map(|t| t.shallow_clone())
+                .with_context(|| format!("missing graph buffer `{name}`"))
+        };
+        let pair = |g: &str| -> Result<(Tensor, Tensor)> {
+            Ok((
+                get(&format!("{g}_edge_index.0"))?.to_kind(Kind::Int64),
+                get(&format!("{g}_edge_features.0"))?,
+            ))
+        };
+        Ok(GraphBuffers {
+            mesh_features: get("mesh_features")?,
+            edges: [pair("encoder")?, pair("mesh")?, pair("decoder")?],
+            num_grid,
+        })
+    }
+}
+
 /// The FastNet model.
 pub struct FastNet {
     pub config: ModelConfig,
@@ -92,38 +151,29 @@ fn buffer(path: &nn::Path, name: &str, t: Tensor) -> Tensor {
 impl FastNet {
     /// Builds the network in `vs` for `graph` (its buffers are registered
     /// under the reference names, non-trainable).
-    pub fn new(vs: &nn::Path, config: &ModelConfig, graph: &Graph) -> Result<FastNet> {
+    pub fn new(vs: &nn::Path, config: &ModelConfig, graph: &GraphBuffers) -> Result<FastNet> {
         config.validate()?;
         let device = vs.device();
         let kind = Kind::Float;
-        let n_mesh = graph.mesh_nodes() as i64;
-        let n_grid = graph.grid.len() as i64;
-        let mesh_features = Tensor::from_slice(&graph.mesh_features)
-            .view([n_mesh, graph.mesh_feature_dim as i64])
-            .to_device(device);
-        let mesh_features = buffer(vs, "mesh_features", mesh_features);
+        let n_mesh = graph.mesh_features.size()[0];
+        let n_grid = graph.num_grid;
+        let mesh_features = buffer(
+            vs,
+            "mesh_features",
+            graph.mesh_features.to_kind(kind).to_device(device),
+        );
         let mut edges = Vec::new();
-        for (name, set, n_targets) in [
-            ("encoder", &graph.encoder, n_mesh),
-            ("mesh", &graph.mesh, n_mesh),
-            ("decoder", &graph.decoder, n_grid),
-        ] {
-            let index: Vec<i64> = set
-                .index
-                .iter()
-                .flat_map(|&(s, r)| [s as i64, r as i64])
-                .collect();
-            let index = buffer(
+        for ((name, (index, feats)), n_targets) in GRAPHS
+            .iter()
+            .zip(&graph.edges)
+            .zip([n_mesh, n_mesh, n_grid])
+        {
+            let index = buffer(vs, &format!("{name}_edge_index.0"), index.to_device(device));
+            let feats = buffer(
                 vs,
-                &format!("{name}_edge_index.0"),
-                Tensor::from_slice(&index)
-                    .view([set.len() as i64, 2])
-                    .to_device(device),
+                &format!("{name}_edge_features.0"),
+                feats.to_kind(kind).to_device(device),
             );
-            let feats = Tensor::from_slice(&set.features)
-                .view([set.len() as i64, set.feature_dim as i64])
-                .to_device(device);
-            let feats = buffer(vs, &format!("{name}_edge_features.0"), feats);
             edges.push(Edges::new(&index, &feats, n_targets, kind));
         }
         let decoder_edges = edges.pop().context("three graphs")?;
@@ -131,7 +181,7 @@ impl FastNet {
         let encoder_edges = edges.pop().context("three graphs")?;
         let h = config.hidden;
         let grid_dim = config.grid_channels();
-        let node_dim = graph.mesh_feature_dim as i64;
+        let node_dim = graph.mesh_features.size()[1];
         let edge_dim = |e: &Edges| e.features.size()[2];
         let grid2mesh = InteractionNetwork::new(
             &(vs / "encoder" / "grid2mesh_net"),
@@ -255,7 +305,7 @@ mod tests {
             forecast_channels: 5,
             nonforecast_channels: 3,
         };
-        let model = FastNet::new(&vs.root(), &cfg, &graph).unwrap();
+        let model = FastNet::new(&vs.root(), &cfg, &GraphBuffers::from_graph(&graph)).unwrap();
         (vs, model, graph)
     }
 
