@@ -1,0 +1,249 @@
+//! FastNet training-step and rollout-step benchmark on CPU, next to the
+//! PyTorch reference implementation (scripts/bench_model.py) on the same
+//! graph, sizes and threads.
+//!
+//!     cargo bench --bench model
+//!
+//! Each case runs in its own process (peak RSS is per case). FLOPs are the
+//! dense-layer multiply-adds of one forward pass (×2 per multiply-add) as
+//! implemented here; a training step is counted as 3× the forward.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use fastnet::model::{FastNet, GraphBuffers, ModelConfig};
+use fastnet::train::optim::{AdamW, OptimConfig};
+use fastnet_mesh::{Graph, GraphConfig, Grid};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+struct Case {
+    name: &'static str,
+    grid: &'static str,
+    level: u32,
+    hidden: i64,
+    layers: i64,
+    reps: usize,
+}
+
+const CASES: [Case; 2] = [
+    Case {
+        name: "2° L4 h64 x2",
+        grid: "latlon:2",
+        level: 4,
+        hidden: 64,
+        layers: 2,
+        reps: 5,
+    },
+    Case {
+        name: "1° L5 h128 x4",
+        grid: "era5-1deg",
+        level: 5,
+        hidden: 128,
+        layers: 4,
+        reps: 3,
+    },
+];
+const CHANNELS: i64 = 84;
+const FORECAST: i64 = 72;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Forward FLOPs of the dense layers (2 per multiply-add).
+fn forward_flops(g: &Graph, c: &Case) -> f64 {
+    let h = c.hidden as f64;
+    let (ng, nm) = (g.grid.len() as f64, g.mesh_nodes() as f64);
+    let (ee, em, ed) = (
+        g.encoder.len() as f64,
+        g.mesh.len() as f64,
+        g.decoder.len() as f64,
+    );
+    let mlp = |rows: f64, din: f64, dout: f64| 2.0 * rows * (din * h + h * dout);
+    // split first layer: source projection per node, edge part per edge
+    let inet = |n_src: f64, d_src: f64, e: f64, d_e: f64, n_tgt: f64, d_tgt: f64| {
+        2.0 * n_src * d_src * h + 2.0 * e * d_e * h + 2.0 * e * h * h + mlp(n_tgt, d_tgt + h, h)
+    };
+    inet(ng, CHANNELS as f64, ee, 4.0, nm, 3.0)
+        + mlp(em, 4.0, h)
+        + c.layers as f64 * inet(nm, h, em, h, nm, h)
+        + inet(nm, h, ed, 4.0, ng, CHANNELS as f64)
+        + mlp(ng, h, FORECAST as f64)
+}
+
+fn graph_file(c: &Case, g: &Graph) -> PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "fastnet-bench-{}-l{}.safetensors",
+        c.grid.replace(':', "-"),
+        c.level
+    ));
+    if !p.exists() {
+        g.save(&p).expect("write graph");
+    }
+    p
+}
+
+fn run_case(i: usize) {
+    let c = &CASES[i];
+    let grid = Grid::from_spec(c.grid).expect("grid");
+    let graph = Graph::build(&grid, &GraphConfig::fastnet(c.level)).expect("graph");
+    tch::manual_seed(0);
+    let vs = VarStore::new(Device::Cpu);
+    let cfg = ModelConfig {
+        hidden: c.hidden,
+        processor_layers: c.layers,
+        forecast_channels: FORECAST,
+        nonforecast_channels: CHANNELS - FORECAST,
+    };
+    let model = FastNet::new(&vs.root(), &cfg, &GraphBuffers::from_graph(&graph)).expect("model");
+    let params: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .collect();
+    let mut opt = AdamW::new(OptimConfig::default(), params);
+    let n = grid.len() as i64;
+    let x = Tensor::randn([1, n, CHANNELS], (Kind::Float, Device::Cpu));
+    let y = Tensor::randn([1, n, FORECAST], (Kind::Float, Device::Cpu));
+    let mut step = Vec::new();
+    let (mut tb, mut to) = (Vec::new(), Vec::new());
+    for _ in 0..c.reps {
+        let t = Instant::now();
+        opt.zero_grad();
+        let loss = (model.forward(&x).expect("shape") - &y)
+            .square()
+            .mean(Kind::Float);
+        loss.backward();
+        let t1 = Instant::now();
+        opt.step(1e-4);
+        to.push(t1.elapsed().as_secs_f64());
+        tb.push((t1 - t).as_secs_f64());
+        step.push(t.elapsed().as_secs_f64());
+    }
+    eprintln!("fwd+bwd {:.3} s, optimiser {:.3} s", median(tb), median(to));
+    let mut fwd = Vec::new();
+    tch::no_grad(|| {
+        for _ in 0..c.reps {
+            let t = Instant::now();
+            let _ = model.forward(&x).expect("shape");
+            fwd.push(t.elapsed().as_secs_f64());
+        }
+    });
+    println!(
+        "{} {} {} {} {}",
+        median(step),
+        median(fwd),
+        peak_mb(),
+        model.parameters(),
+        forward_flops(&graph, c)
+    );
+    let _ = graph_file(c, &graph);
+}
+
+fn python(c: &Case, graph: &Path, threads: i32) -> Option<serde_json::Value> {
+    let py = std::env::var("FASTNET_PYTHON").ok()?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_model.py");
+    let out = Command::new(py)
+        .arg(script)
+        .arg(graph)
+        .args(
+            [
+                c.hidden,
+                c.layers,
+                CHANNELS,
+                FORECAST,
+                threads as i64,
+                c.reps as i64,
+            ]
+            .map(|v| v.to_string()),
+        )
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "python reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(p) = args.iter().position(|a| a == "--case") {
+        run_case(args[p + 1].parse().expect("case"));
+        return;
+    }
+    let threads = tch::get_num_threads();
+    println!(
+        "FastNet step on CPU: {} core(s), {threads} libtorch threads, batch 1, {CHANNELS} channels",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "{:<16} {:>9} {:>10} {:>10} {:>9} {:>12} {:>10} {:>10} {:>9} {:>7}",
+        "case",
+        "params",
+        "step s",
+        "fwd s",
+        "peak MB",
+        "GFLOP/step",
+        "torch step",
+        "torch fwd",
+        "torch MB",
+        "ratio"
+    );
+    let exe = std::env::current_exe().expect("own path");
+    for (i, c) in CASES.iter().enumerate() {
+        let out = Command::new(&exe)
+            .args(["--case", &i.to_string()])
+            .output()
+            .expect("child");
+        let v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        if v.len() != 5 {
+            println!(
+                "{:<16} failed: {}",
+                c.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            continue;
+        }
+        let graph = std::env::temp_dir().join(format!(
+            "fastnet-bench-{}-l{}.safetensors",
+            c.grid.replace(':', "-"),
+            c.level
+        ));
+        let py = python(c, &graph, threads);
+        let get = |k: &str| py.as_ref().and_then(|p| p[k].as_f64()).unwrap_or(f64::NAN);
+        println!(
+            "{:<16} {:>9.0} {:>10.3} {:>10.3} {:>9.0} {:>12.1} {:>10.3} {:>10.3} {:>9.0} {:>7.2}",
+            c.name,
+            v[3],
+            v[0],
+            v[1],
+            v[2],
+            3.0 * v[4] / 1e9,
+            get("step_s"),
+            get("forward_s"),
+            get("peak_mb"),
+            v[0] / get("step_s")
+        );
+    }
+    println!("ratio = fastnet step / PyTorch step (target <= 0.7); samples/s = 1 / step s");
+}
