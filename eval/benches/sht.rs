@@ -4,6 +4,9 @@
 //!     cargo bench -p fastnet-eval --bench sht
 //!
 //! Prints the table build time and the median of repeated runs per field.
+//! With FASTNET_SHT_BENCH_PYTHON set to a Python that has ducc0, pyshtools
+//! and torch-harmonics, the same transforms are timed there in the same run
+//! (scripts/bench_sht.py) and listed below ours.
 
 use std::time::Instant;
 
@@ -60,5 +63,39 @@ fn main() {
             median(fwd),
             median(inv)
         );
+    }
+    if let Ok(py) = std::env::var("FASTNET_SHT_BENCH_PYTHON") {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_sht.py");
+        let threads = rayon::current_num_threads().to_string();
+        match std::process::Command::new(py)
+            .arg(script)
+            .arg(threads)
+            .output()
+        {
+            Ok(out) if out.status.success() => {
+                println!(
+                    "{:<28} {:<10} {:>6} {:>18}",
+                    "reference library", "grid", "lmax", "forward+power ms"
+                );
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+                    println!(
+                        "{:<28} {:<10} {:>6} {:>18}",
+                        v["library"].as_str().unwrap_or("?"),
+                        v["grid"].as_str().unwrap_or("?"),
+                        v["lmax"].as_u64().map_or("-".into(), |l| l.to_string()),
+                        v["ms"]
+                            .as_f64()
+                            .map_or_else(|| v["error"].to_string(), |m| format!("{m:.2}"))
+                    );
+                }
+            }
+            Ok(out) => println!(
+                "reference script failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => println!("could not run FASTNET_SHT_BENCH_PYTHON: {e}"),
+        }
     }
 }
