@@ -1,8 +1,10 @@
 //! The `fastnet` command line: argument parsing and output only; the work is
 //! done by library functions.
 
+mod data;
 mod env;
 mod graph;
+mod stats;
 
 use std::process::ExitCode;
 
@@ -20,6 +22,11 @@ enum Command {
     /// Build and inspect grid <-> icosahedral-mesh graphs.
     #[command(subcommand)]
     Graph(graph::GraphCommand),
+    /// Inspect ERA5 NetCDF files.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Compute per-channel normalisation statistics (stats.json).
+    Stats(stats::StatsArgs),
     /// Show the libtorch build, CUDA devices and threads this binary uses.
     Env(env::EnvArgs),
 }
@@ -31,6 +38,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Graph(cmd) => graph::run(cmd),
         Command::Env(args) => env::run(args),
+        Command::Data(cmd) => data::run(cmd),
+        Command::Stats(args) => stats::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,479 @@
+//! Reads the metadata of one NetCDF file: layout, grid and its orientation,
+//! time axis, levels, and for every data variable its dimensions, units and
+//! packing. No field data is read here.
+
+use std::path::{Path, PathBuf};
+
+use fastnet_mesh::Grid;
+use netcdf::types::{FloatType, IntType, NcVariableType};
+use netcdf::AttributeValue;
+
+use crate::catalogue::{self, VarInfo, VarKind};
+use crate::error::{DataError, Result};
+use crate::time::{format_time, CfTimeUnit, Timestamp};
+use crate::writer::Layout;
+
+const LAT_NAMES: &[&str] = &["latitude", "lat"];
+const LON_NAMES: &[&str] = &["longitude", "lon"];
+const TIME_NAMES: &[&str] = &["time", "valid_time"];
+const LEVEL_NAMES: &[&str] = &["level", "pressure_level", "isobaricInhPa", "plev"];
+
+/// Storage type of a data variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    I16,
+    I32,
+    F32,
+    F64,
+}
+
+/// How stored values map to physical ones: `value = raw * scale + offset`;
+/// raw values equal to `fill` or `missing`, and NaN, are missing.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Packing {
+    pub storage: Storage,
+    pub scale: f64,
+    pub offset: f64,
+    pub fill: Option<f64>,
+    pub missing: Option<f64>,
+}
+
+impl Packing {
+    /// `int16 x 1.52e-3 + 2.7e2`, `float32`, ...
+    pub fn describe(&self) -> String {
+        let t = match self.storage {
+            Storage::I16 => "int16",
+            Storage::I32 => "int32",
+            Storage::F32 => "float32",
+            Storage::F64 => "float64",
+        };
+        if self.scale != 1.0 || self.offset != 0.0 {
+            format!(
+                "{t} packed (scale {:.4e}, offset {:.6e})",
+                self.scale, self.offset
+            )
+        } else {
+            t.to_string()
+        }
+    }
+}
+
+/// A data variable of one file.
+#[derive(Clone, Debug)]
+pub struct FileVar {
+    /// Name in the file.
+    pub file_name: String,
+    /// Short name used by fastnet (catalogue short name, or the file name
+    /// when the catalogue does not know it).
+    pub short: String,
+    pub info: Option<&'static VarInfo>,
+    pub kind: VarKind,
+    pub units: Option<String>,
+    /// Pressure levels in hPa, file order.
+    pub levels: Option<Vec<u32>>,
+    /// Dimension (name, length) in file order; the last two are latitude and
+    /// longitude.
+    pub dims: Vec<(String, usize)>,
+    pub time_pos: Option<usize>,
+    pub level_pos: Option<usize>,
+    pub packing: Packing,
+}
+
+/// Metadata of one file.
+#[derive(Clone, Debug)]
+pub struct FileInfo {
+    pub path: PathBuf,
+    pub layout: Option<Layout>,
+    /// `netCDF3` or `netCDF4`.
+    pub format: &'static str,
+    /// The grid in canonical orientation.
+    pub grid: Grid,
+    /// Latitudes are stored south to north.
+    pub lat_flipped: bool,
+    /// Canonical column `j` is stored at column `(j + lon_shift) % nlon`.
+    pub lon_shift: usize,
+    /// Times of the file's time axis (empty without one).
+    pub times: Vec<Timestamp>,
+    pub time_units: Option<String>,
+    pub vars: Vec<FileVar>,
+}
+
+fn attr_f64(v: &netcdf::Variable, name: &str) -> Option<f64> {
+    match v.attribute_value(name)?.ok()? {
+        AttributeValue::Short(x) => Some(x as f64),
+        AttributeValue::Ushort(x) => Some(x as f64),
+        AttributeValue::Int(x) => Some(x as f64),
+        AttributeValue::Uint(x) => Some(x as f64),
+        AttributeValue::Longlong(x) => Some(x as f64),
+        AttributeValue::Schar(x) => Some(x as f64),
+        AttributeValue::Uchar(x) => Some(x as f64),
+        AttributeValue::Float(x) => Some(x as f64),
+        AttributeValue::Double(x) => Some(x),
+        AttributeValue::Shorts(x) => x.first().map(|&x| x as f64),
+        AttributeValue::Floats(x) => x.first().map(|&x| x as f64),
+        AttributeValue::Doubles(x) => x.first().copied(),
+        _ => None,
+    }
+}
+
+pub(crate) fn attr_str(v: &netcdf::Variable, name: &str) -> Option<String> {
+    match v.attribute_value(name)?.ok()? {
+        AttributeValue::Str(s) => Some(s),
+        AttributeValue::Strs(s) => s.into_iter().next(),
+        _ => None,
+    }
+}
+
+/// Turns off HDF5's automatic error printing for the calling thread.
+///
+/// netCDF disables it only on the thread that initialised the library; on any
+/// other thread (rayon workers, loader threads) HDF5 prints a stack trace to
+/// stderr for every attribute netCDF probes for and does not find. Errors
+/// still reach us as netCDF return codes.
+pub(crate) fn quiet_hdf5() {
+    thread_local! {
+        static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    DONE.with(|done| {
+        if !done.get() {
+            // SAFETY: H5Eset_auto2 with the default stack and a null handler
+            // only changes this thread's error-reporting settings; HDF5 is
+            // initialised by the call if needed.
+            unsafe {
+                hdf5_metno_sys::h5e::H5Eset_auto2(
+                    hdf5_metno_sys::h5e::H5E_DEFAULT,
+                    None,
+                    std::ptr::null_mut(),
+                );
+            }
+            done.set(true);
+        }
+    });
+}
+
+/// Opens `path` read-only, telling a missing file from an unreadable one.
+pub fn open_nc(path: &Path) -> Result<netcdf::File> {
+    quiet_hdf5();
+    if !path.exists() {
+        return Err(DataError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    netcdf::open(path).map_err(|e| DataError::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+fn coord(f: &netcdf::File, path: &Path, name: &str) -> Result<Vec<f64>> {
+    let v = f.variable(name).ok_or_else(|| DataError::BadCoordinate {
+        path: path.to_path_buf(),
+        what: format!("dimension `{name}` has no coordinate variable"),
+        expected: format!("a variable `{name}({name})` holding its values"),
+    })?;
+    v.get_values::<f64, _>(..)
+        .map_err(|e| DataError::read(path, name, e))
+}
+
+fn find_dim<'a>(f: &netcdf::File, names: &[&'a str]) -> Option<(&'a str, usize)> {
+    names
+        .iter()
+        .find_map(|n| f.dimension(n).map(|d| (*n, d.len())))
+}
+
+fn bad(path: &Path, what: impl Into<String>, expected: impl Into<String>) -> DataError {
+    DataError::BadCoordinate {
+        path: path.to_path_buf(),
+        what: what.into(),
+        expected: expected.into(),
+    }
+}
+
+/// Works out the canonical grid and the orientation of the stored one.
+/// Returns (grid, lat_flipped, lon_shift).
+fn grid_of(path: &Path, lat: &[f64], lon: &[f64]) -> Result<(Grid, bool, usize)> {
+    let (nlat, nlon) = (lat.len(), lon.len());
+    let expected = "an equiangular grid: latitudes from ±90 (or ±(90 - step/2)) in equal steps, longitudes j·360/nlon";
+    if nlat < 2 || nlon < 1 {
+        return Err(bad(
+            path,
+            format!("grid of {nlat} x {nlon} points"),
+            expected,
+        ));
+    }
+    let flipped = lat[0] < lat[nlat - 1];
+    let canon: Vec<f64> = if flipped {
+        lat.iter().rev().copied().collect()
+    } else {
+        lat.to_vec()
+    };
+    let tol = 1e-3;
+    let poles = (canon[0] - 90.0).abs() < tol;
+    let grid =
+        Grid::equiangular(nlat, nlon, poles).map_err(|e| bad(path, "grid", e.to_string()))?;
+    for (i, (a, b)) in canon.iter().zip(grid.latitudes_deg()).enumerate() {
+        if (a - b).abs() > tol {
+            return Err(bad(
+                path,
+                format!("latitude {i} (north to south) is {a}°, {b}° was expected"),
+                expected,
+            ));
+        }
+    }
+    let wrapped: Vec<f64> = lon.iter().map(|&l| l.rem_euclid(360.0)).collect();
+    let shift = wrapped
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(j, _)| j);
+    for (j, want) in grid.longitudes_deg().into_iter().enumerate() {
+        let got = wrapped[(j + shift) % nlon];
+        if (got - want).abs() > tol && (got - want).abs() < 360.0 - tol {
+            return Err(bad(
+                path,
+                format!(
+                    "longitude {} is {}°, {want}° was expected",
+                    (j + shift) % nlon,
+                    lon[(j + shift) % nlon]
+                ),
+                expected,
+            ));
+        }
+    }
+    Ok((grid, flipped, shift))
+}
+
+/// Reads the metadata of `path`.
+pub fn scan_file(path: &Path) -> Result<FileInfo> {
+    let f = open_nc(path)?;
+    let format = if f.root().is_some() {
+        "netCDF4"
+    } else {
+        "netCDF3"
+    };
+    if format == "netCDF3" {
+        check_classic_size(path, &f)?;
+    }
+    let (lat_dim, _) = find_dim(&f, LAT_NAMES).ok_or_else(|| {
+        bad(
+            path,
+            "no latitude dimension",
+            "a dimension `latitude` or `lat`",
+        )
+    })?;
+    let (lon_dim, _) = find_dim(&f, LON_NAMES).ok_or_else(|| {
+        bad(
+            path,
+            "no longitude dimension",
+            "a dimension `longitude` or `lon`",
+        )
+    })?;
+    let lat = coord(&f, path, lat_dim)?;
+    let lon = coord(&f, path, lon_dim)?;
+    let (grid, lat_flipped, lon_shift) = grid_of(path, &lat, &lon)?;
+
+    let time_dim = find_dim(&f, TIME_NAMES).map(|d| d.0);
+    let level_dim = find_dim(&f, LEVEL_NAMES).map(|d| d.0);
+    let layout = match (time_dim, level_dim) {
+        (Some("valid_time"), _) | (_, Some("pressure_level")) => Some(Layout::NewCds),
+        (Some("time"), _) | (_, Some("level")) => Some(Layout::OldCds),
+        _ => None,
+    };
+
+    let (times, time_units) = match time_dim {
+        None => (Vec::new(), None),
+        Some(td) => {
+            let tv = f.variable(td).ok_or_else(|| {
+                bad(
+                    path,
+                    format!("dimension `{td}` has no coordinate variable"),
+                    "a time variable with CF units",
+                )
+            })?;
+            let units = attr_str(&tv, "units").unwrap_or_default();
+            let cal = attr_str(&tv, "calendar").unwrap_or_else(|| "standard".into());
+            let unit = CfTimeUnit::parse(&units)
+                .filter(|_| {
+                    matches!(
+                        cal.as_str(),
+                        "standard" | "gregorian" | "proleptic_gregorian"
+                    )
+                })
+                .ok_or_else(|| DataError::BadTimeUnits {
+                    path: path.to_path_buf(),
+                    units: format!("{units} (calendar {cal})"),
+                })?;
+            let vals = coord(&f, path, td)?;
+            let times: Vec<Timestamp> = vals.iter().map(|&v| unit.to_timestamp(v)).collect();
+            check_times(path, &times)?;
+            (times, Some(units))
+        }
+    };
+    let levels: Option<Vec<u32>> = match level_dim {
+        None => None,
+        Some(ld) => {
+            let vals = coord(&f, path, ld)?;
+            let in_pa = f
+                .variable(ld)
+                .and_then(|v| attr_str(&v, "units"))
+                .is_some_and(|u| u == "Pa");
+            Some(
+                vals.iter()
+                    .map(|&p| (if in_pa { p / 100.0 } else { p }).round() as u32)
+                    .collect(),
+            )
+        }
+    };
+
+    let mut vars = Vec::new();
+    for v in f.variables() {
+        let dims: Vec<(String, usize)> =
+            v.dimensions().iter().map(|d| (d.name(), d.len())).collect();
+        let n = dims.len();
+        let has = |name: &str| dims.iter().any(|d| d.0 == name);
+        if !(has(lat_dim) && has(lon_dim)) || n < 2 {
+            continue;
+        }
+        let name = v.name();
+        if dims[n - 2].0 != lat_dim || dims[n - 1].0 != lon_dim {
+            return Err(bad(
+                path,
+                format!(
+                    "variable {name} has dimensions {:?}",
+                    dims.iter().map(|d| &d.0).collect::<Vec<_>>()
+                ),
+                format!("[..., {lat_dim}, {lon_dim}] with latitude and longitude last"),
+            ));
+        }
+        let mut time_pos = None;
+        let mut level_pos = None;
+        for (k, (dn, len)) in dims[..n - 2].iter().enumerate() {
+            if Some(dn.as_str()) == time_dim {
+                time_pos = Some(k);
+            } else if Some(dn.as_str()) == level_dim {
+                level_pos = Some(k);
+            } else if *len != 1 {
+                return Err(DataError::ExtraDimension {
+                    path: path.to_path_buf(),
+                    variable: name,
+                    dim: dn.clone(),
+                    len: *len,
+                });
+            }
+        }
+        let info = catalogue::lookup(&name, level_pos.is_some());
+        let units = attr_str(&v, "units");
+        if let (Some(info), Some(u)) = (info, &units) {
+            if !info.units_match(u) {
+                return Err(DataError::UnitsMismatch {
+                    path: path.to_path_buf(),
+                    variable: name,
+                    found: u.clone(),
+                    info,
+                });
+            }
+        }
+        let storage = match v.vartype() {
+            NcVariableType::Int(IntType::I16) => Storage::I16,
+            NcVariableType::Int(IntType::I32) => Storage::I32,
+            NcVariableType::Float(FloatType::F32) => Storage::F32,
+            NcVariableType::Float(FloatType::F64) => Storage::F64,
+            other => {
+                return Err(DataError::read(
+                    path,
+                    name,
+                    format!("storage type {other:?} is not supported; expected int16, int32, float32 or float64"),
+                ))
+            }
+        };
+        let packing = Packing {
+            storage,
+            scale: attr_f64(&v, "scale_factor").unwrap_or(1.0),
+            offset: attr_f64(&v, "add_offset").unwrap_or(0.0),
+            fill: attr_f64(&v, "_FillValue"),
+            missing: attr_f64(&v, "missing_value"),
+        };
+        let kind = match info {
+            Some(i) => i.kind,
+            None if level_pos.is_some() => VarKind::UpperAir,
+            None if time_pos.is_some() => VarKind::Surface,
+            None => VarKind::Static,
+        };
+        let kind = if time_pos.is_none() {
+            VarKind::Static
+        } else {
+            kind
+        };
+        vars.push(FileVar {
+            short: info.map_or_else(|| name.clone(), |i| i.short.to_string()),
+            file_name: name,
+            info,
+            kind,
+            units,
+            levels: level_pos.and(levels.clone()),
+            dims,
+            time_pos,
+            level_pos,
+            packing,
+        });
+    }
+    Ok(FileInfo {
+        path: path.to_path_buf(),
+        layout,
+        format,
+        grid,
+        lat_flipped,
+        lon_shift,
+        times,
+        time_units,
+        vars,
+    })
+}
+
+/// netCDF3 files cut short still open and read zeros past the end; HDF5
+/// notices truncation itself. Refuse a classic file smaller than the bytes
+/// its variables need (a lower bound: the header comes on top).
+fn check_classic_size(path: &Path, f: &netcdf::File) -> Result<()> {
+    let need: u64 = f
+        .variables()
+        .map(|v| {
+            let n: u64 = v.dimensions().iter().map(|d| d.len() as u64).product();
+            n * v.vartype().size() as u64
+        })
+        .sum();
+    let have = std::fs::metadata(path)
+        .map_err(|e| DataError::io(path, e))?
+        .len();
+    if have < need {
+        return Err(DataError::Open {
+            path: path.to_path_buf(),
+            reason: format!(
+                "truncated: the file has {have} bytes but its variables need at least {need}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_times(path: &Path, times: &[Timestamp]) -> Result<()> {
+    for i in 1..times.len() {
+        if times[i] == times[i - 1] {
+            return Err(DataError::DuplicateTimeInFile {
+                path: path.to_path_buf(),
+                time: format_time(times[i]),
+                first: i - 1,
+                second: i,
+            });
+        }
+        if times[i] < times[i - 1] {
+            return Err(DataError::NonMonotonicTimes {
+                path: path.to_path_buf(),
+                index: i,
+                time: format_time(times[i]),
+                previous: format_time(times[i - 1]),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,376 @@
+//! Writes ERA5-layout NetCDF files, in the old or the new CDS layout, packed
+//! int16 or float32, in canonical or flipped orientation. The tests use it to
+//! generate their fixtures; commands use it to write output.
+
+use std::ops::Range;
+use std::path::Path;
+
+use fastnet_mesh::Grid;
+
+use crate::error::{DataError, Result};
+use crate::time::{CfTimeUnit, Timestamp};
+
+/// The file layouts the Climate Data Store has handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// Before 2024: `time` (int32 hours since 1900-01-01), `level` (millibars),
+    /// int16 packing, netCDF3 or netCDF4.
+    OldCds,
+    /// Since 2024: `valid_time` (int64 seconds since 1970-01-01),
+    /// `pressure_level` (hPa), float32 with zlib, scalar `number` and a
+    /// per-time `expver`.
+    NewCds,
+}
+
+/// How data values are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// int16 with `scale_factor` / `add_offset` chosen from the data range;
+    /// missing values stored as `_FillValue = missing_value = -32767`.
+    PackedInt16,
+    /// float32; missing values are NaN (`_FillValue = NaN`).
+    Float32,
+}
+
+/// Options of [`write_era5`].
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    pub layout: Layout,
+    pub encoding: Encoding,
+    /// netCDF3 (64-bit offset) instead of netCDF4/HDF5; no compression.
+    pub netcdf3: bool,
+    /// zlib level 1-9 (netCDF4 only); 0 for none.
+    pub deflate: i32,
+    /// Latitudes stored south to north (WeatherBench files).
+    pub lat_ascending: bool,
+    /// Longitudes stored as -180..180 instead of 0..360.
+    pub lon_signed: bool,
+    /// Overrides the layout's time unit (e.g. `days since 2000-01-01`);
+    /// the time coordinate is then float64.
+    pub time_units: Option<String>,
+    /// Extra dimensions placed before time in every data variable, with
+    /// their lengths (values repeated along them).
+    pub extra_dims: Vec<(String, usize)>,
+}
+
+impl WriteOptions {
+    /// The old CDS layout: int16 packed, netCDF4 without compression.
+    pub fn old_cds() -> Self {
+        WriteOptions {
+            layout: Layout::OldCds,
+            encoding: Encoding::PackedInt16,
+            netcdf3: false,
+            deflate: 0,
+            lat_ascending: false,
+            lon_signed: false,
+            time_units: None,
+            extra_dims: Vec::new(),
+        }
+    }
+
+    /// The new CDS layout: float32, zlib level 1.
+    pub fn new_cds() -> Self {
+        WriteOptions {
+            layout: Layout::NewCds,
+            encoding: Encoding::Float32,
+            deflate: 1,
+            ..Self::old_cds()
+        }
+    }
+}
+
+/// One variable to write.
+#[derive(Clone, Debug)]
+pub struct VarData {
+    /// Name in the file (`t2m`, `z`, ...).
+    pub name: String,
+    pub units: String,
+    /// Pressure levels in hPa, `None` for a surface variable.
+    pub levels: Option<Vec<u32>>,
+    /// Values in canonical orientation, `[time, level, lat, lon]` (or
+    /// `[time, lat, lon]`), lat north to south, lon from 0 east; NaN marks a
+    /// missing value.
+    pub values: Vec<f32>,
+}
+
+/// Writes `vars` on the equiangular `grid` at `times` to `path` (replacing
+/// it) in the layout of `opts`.
+pub fn write_era5(
+    path: &Path,
+    grid: &Grid,
+    times: &[Timestamp],
+    vars: &[VarData],
+    opts: &WriteOptions,
+) -> Result<()> {
+    let werr = |e: netcdf::Error| DataError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let Grid::Equiangular { nlat, nlon, .. } = *grid else {
+        return Err(DataError::Write {
+            path: path.to_path_buf(),
+            reason: "only equiangular grids can be written".into(),
+        });
+    };
+    let (tdim, ldim, tunits) = match opts.layout {
+        Layout::OldCds => ("time", "level", "hours since 1900-01-01 00:00:00.0"),
+        Layout::NewCds => ("valid_time", "pressure_level", "seconds since 1970-01-01"),
+    };
+    let options = if opts.netcdf3 {
+        netcdf::Options::_64BIT_OFFSET
+    } else {
+        netcdf::Options::NETCDF4
+    };
+    let mut f = netcdf::create_with(path, options).map_err(werr)?;
+
+    // Coordinates in file orientation.
+    let mut lat = grid.latitudes_deg();
+    if opts.lat_ascending {
+        lat.reverse();
+    }
+    let lon0 = grid.longitudes_deg();
+    let shift = if opts.lon_signed { nlon / 2 } else { 0 };
+    let lon: Vec<f64> = (0..nlon)
+        .map(|j| {
+            let l = lon0[(j + shift) % nlon];
+            if opts.lon_signed && l >= 180.0 {
+                l - 360.0
+            } else {
+                l
+            }
+        })
+        .collect();
+    for (name, len) in &opts.extra_dims {
+        f.add_dimension(name, *len).map_err(werr)?;
+    }
+    if opts.layout == Layout::OldCds {
+        f.add_unlimited_dimension(tdim).map_err(werr)?;
+    } else {
+        f.add_dimension(tdim, times.len()).map_err(werr)?;
+    }
+    let mut all_levels: Option<Vec<u32>> = None;
+    for v in vars {
+        if let Some(l) = &v.levels {
+            if all_levels.as_ref().is_some_and(|a| a != l) {
+                return Err(DataError::Write {
+                    path: path.to_path_buf(),
+                    reason: "all upper-air variables of one file must share levels".into(),
+                });
+            }
+            all_levels = Some(l.clone());
+        }
+    }
+    if let Some(l) = &all_levels {
+        f.add_dimension(ldim, l.len()).map_err(werr)?;
+    }
+    f.add_dimension("latitude", nlat).map_err(werr)?;
+    f.add_dimension("longitude", nlon).map_err(werr)?;
+    f.add_attribute("Conventions", "CF-1.7").map_err(werr)?;
+
+    let time_unit_text = opts
+        .time_units
+        .clone()
+        .unwrap_or_else(|| tunits.to_string());
+    let unit = CfTimeUnit::parse(&time_unit_text).ok_or_else(|| DataError::Write {
+        path: path.to_path_buf(),
+        reason: format!("bad time unit {time_unit_text:?}"),
+    })?;
+    let tvals: Vec<f64> = times.iter().map(|&t| unit.from_timestamp(t)).collect();
+    let nt = times.len();
+
+    // Define everything first (netCDF3 forbids writing data in define mode).
+    {
+        let mut tv = if opts.time_units.is_some() {
+            f.add_variable::<f64>(tdim, &[tdim])
+        } else if opts.layout == Layout::OldCds {
+            f.add_variable::<i32>(tdim, &[tdim])
+        } else {
+            f.add_variable::<i64>(tdim, &[tdim])
+        }
+        .map_err(werr)?;
+        tv.put_attribute("units", time_unit_text.as_str())
+            .map_err(werr)?;
+        let calendar = match opts.layout {
+            Layout::OldCds => "gregorian",
+            Layout::NewCds => "proleptic_gregorian",
+        };
+        tv.put_attribute("calendar", calendar).map_err(werr)?;
+        tv.put_attribute("long_name", "time").map_err(werr)?;
+    }
+    if all_levels.is_some() {
+        let (mut v, units) = if opts.layout == Layout::OldCds {
+            (
+                f.add_variable::<i32>(ldim, &[ldim]).map_err(werr)?,
+                "millibars",
+            )
+        } else {
+            (f.add_variable::<f64>(ldim, &[ldim]).map_err(werr)?, "hPa")
+        };
+        v.put_attribute("units", units).map_err(werr)?;
+    }
+    for (name, units) in [("latitude", "degrees_north"), ("longitude", "degrees_east")] {
+        let mut v = f.add_variable::<f64>(name, &[name]).map_err(werr)?;
+        v.put_attribute("units", units).map_err(werr)?;
+    }
+    let new_extras = opts.layout == Layout::NewCds && !opts.netcdf3;
+    if new_extras {
+        f.add_variable::<i64>("number", &[]).map_err(werr)?;
+        f.add_string_variable("expver", &[tdim]).map_err(werr)?;
+    }
+    let mut packed_params = Vec::with_capacity(vars.len());
+    for var in vars {
+        let nl = var.levels.as_ref().map_or(1, Vec::len);
+        let expected = nt * nl * nlat * nlon;
+        if var.values.len() != expected {
+            return Err(DataError::Write {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "{}: {} values given, [time {nt}, level {nl}, lat {nlat}, lon {nlon}] needs {expected}",
+                    var.name,
+                    var.values.len()
+                ),
+            });
+        }
+        let mut dims: Vec<&str> = opts.extra_dims.iter().map(|(n, _)| n.as_str()).collect();
+        dims.push(tdim);
+        if var.levels.is_some() {
+            dims.push(ldim);
+        }
+        dims.extend(["latitude", "longitude"]);
+        let mut v = match opts.encoding {
+            Encoding::PackedInt16 => f.add_variable::<i16>(&var.name, &dims),
+            Encoding::Float32 => f.add_variable::<f32>(&var.name, &dims),
+        }
+        .map_err(werr)?;
+        if !opts.netcdf3 && opts.deflate > 0 {
+            v.set_compression(opts.deflate, true).map_err(werr)?;
+        }
+        match opts.encoding {
+            Encoding::PackedInt16 => {
+                let (scale, offset) = packing_for(&var.values);
+                v.set_fill_value(-32767i16).map_err(werr)?;
+                v.put_attribute("missing_value", -32767i16).map_err(werr)?;
+                v.put_attribute("scale_factor", scale).map_err(werr)?;
+                v.put_attribute("add_offset", offset).map_err(werr)?;
+                packed_params.push((scale, offset));
+            }
+            Encoding::Float32 => {
+                v.set_fill_value(f32::NAN).map_err(werr)?;
+                packed_params.push((1.0, 0.0));
+            }
+        }
+        v.put_attribute("units", var.units.as_str()).map_err(werr)?;
+    }
+    if opts.netcdf3 {
+        f.enddef().map_err(werr)?;
+    }
+
+    // Then the values.
+    let put = |f: &mut netcdf::FileMut,
+               name: &str,
+               w: &dyn Fn(&mut netcdf::VariableMut) -> netcdf::Result<()>|
+     -> Result<()> {
+        let mut v = f.variable_mut(name).ok_or_else(|| DataError::Write {
+            path: path.to_path_buf(),
+            reason: format!("variable {name} vanished"),
+        })?;
+        w(&mut v).map_err(werr)
+    };
+    if opts.time_units.is_some() {
+        put(&mut f, tdim, &|v| v.put_values(&tvals, 0..nt))?;
+    } else if opts.layout == Layout::OldCds {
+        let vals: Vec<i32> = tvals.iter().map(|&x| x.round() as i32).collect();
+        put(&mut f, tdim, &|v| v.put_values(&vals, 0..nt))?;
+    } else {
+        let vals: Vec<i64> = tvals.iter().map(|&x| x.round() as i64).collect();
+        put(&mut f, tdim, &|v| v.put_values(&vals, 0..nt))?;
+    }
+    if let Some(l) = &all_levels {
+        if opts.layout == Layout::OldCds {
+            let vals: Vec<i32> = l.iter().map(|&x| x as i32).collect();
+            put(&mut f, ldim, &|v| v.put_values(&vals, 0..l.len()))?;
+        } else {
+            let vals: Vec<f64> = l.iter().map(|&x| x as f64).collect();
+            put(&mut f, ldim, &|v| v.put_values(&vals, 0..l.len()))?;
+        }
+    }
+    put(&mut f, "latitude", &|v| v.put_values(&lat, 0..nlat))?;
+    put(&mut f, "longitude", &|v| v.put_values(&lon, 0..nlon))?;
+    if new_extras {
+        put(&mut f, "number", &|v| v.put_value(0i64, ()))?;
+        put(&mut f, "expver", &|v| {
+            (0..nt).try_for_each(|t| v.put_string("0001", [t]))
+        })?;
+    }
+    let extra_count: usize = opts.extra_dims.iter().map(|(_, n)| *n).product();
+    for (var, &(scale, offset)) in vars.iter().zip(&packed_params) {
+        // Reorient to file order.
+        let mut data = vec![0f32; var.values.len()];
+        for (block_out, block_in) in data
+            .chunks_mut(nlat * nlon)
+            .zip(var.values.chunks(nlat * nlon))
+        {
+            for i in 0..nlat {
+                let src_i = if opts.lat_ascending { nlat - 1 - i } else { i };
+                for j in 0..nlon {
+                    block_out[i * nlon + j] = block_in[src_i * nlon + (j + shift) % nlon];
+                }
+            }
+        }
+        let mut ext: Vec<Range<usize>> = opts.extra_dims.iter().map(|_| 0..1).collect();
+        ext.push(0..nt);
+        if let Some(l) = &var.levels {
+            ext.push(0..l.len());
+        }
+        ext.extend([0..nlat, 0..nlon]);
+        let packed: Vec<i16> = match opts.encoding {
+            Encoding::PackedInt16 => data
+                .iter()
+                .map(|&x| {
+                    if x.is_finite() {
+                        ((x as f64 - offset) / scale)
+                            .round()
+                            .clamp(-32766.0, 32766.0) as i16
+                    } else {
+                        -32767
+                    }
+                })
+                .collect(),
+            Encoding::Float32 => Vec::new(),
+        };
+        // Repeat the values along the extra dimensions.
+        for k in 0..extra_count {
+            let mut e = ext.clone();
+            let mut rem = k;
+            for (d, (_, n)) in opts.extra_dims.iter().enumerate().rev() {
+                e[d] = rem % n..rem % n + 1;
+                rem /= n;
+            }
+            match opts.encoding {
+                Encoding::PackedInt16 => {
+                    put(&mut f, &var.name, &|v| v.put_values(&packed, e.clone()))?
+                }
+                Encoding::Float32 => put(&mut f, &var.name, &|v| v.put_values(&data, e.clone()))?,
+            }
+        }
+    }
+    f.close().map_err(werr)
+}
+
+/// ERA5-style packing of a variable: `scale = (max - min) / 65532`,
+/// `offset = (max + min) / 2`, so packed values span -32766..32766 and
+/// -32767 is free for the fill value. Returns (scale_factor, add_offset).
+fn packing_for(values: &[f32]) -> (f64, f64) {
+    let (lo, hi) = values
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x as f64), b.max(x as f64))
+        });
+    if !lo.is_finite() {
+        return (1.0, 0.0);
+    }
+    let scale = if hi > lo { (hi - lo) / 65532.0 } else { 1.0 };
+    (scale, 0.5 * (hi + lo))
+}
