@@ -5,6 +5,8 @@
 //! glue; the numerics live in the workspace crates (`fastnet-mesh`, ...).
 
 pub mod cli;
+pub mod forecast;
 pub mod model;
 pub mod runtime;
+pub mod scoring;
 pub mod train;

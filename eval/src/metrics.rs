@@ -13,7 +13,7 @@
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
 
@@ -199,7 +199,7 @@ pub fn score_wind<T: Copy + Into<f64> + Sync>(
 }
 
 /// Init-time aggregate of [`FieldScores`] (WeatherBench2 names).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub rmse: f64,
     pub rmse_sqrt_before_time_avg: f64,
@@ -236,7 +236,7 @@ pub fn summarise(scores: &[FieldScores]) -> Option<Summary> {
 
 /// Init-time aggregate of [`WindScores`] (WeatherBench2's
 /// `wind_vector_rmse`, plus speed and direction scores).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WindSummary {
     pub wind_vector_rmse: f64,
     pub speed_rmse: f64,

@@ -3,7 +3,10 @@
 
 mod data;
 mod env;
+mod evaluate;
+mod forecast;
 mod graph;
+mod plot;
 mod stats;
 
 use std::process::ExitCode;
@@ -27,6 +30,15 @@ enum Command {
     Data(data::DataCommand),
     /// Compute per-channel normalisation statistics (stats.json).
     Stats(stats::StatsArgs),
+    /// Roll a trained model out from ERA5 initial states into a forecast file.
+    Forecast(forecast::ForecastArgs),
+    /// Score forecast files against ERA5 truth (WeatherBench2 metrics).
+    Eval(evaluate::EvalArgs),
+    /// Power spectra of forecasts and truth at chosen lead times.
+    Spectra(evaluate::SpectraArgs),
+    /// Draw spectra, scores against lead time, or maps.
+    #[command(subcommand)]
+    Plot(plot::PlotCommand),
     /// Show the libtorch build, CUDA devices and threads this binary uses.
     Env(env::EnvArgs),
 }
@@ -38,6 +50,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Graph(cmd) => graph::run(cmd),
         Command::Env(args) => env::run(args),
+        Command::Forecast(args) => forecast::run(args),
+        Command::Eval(args) => evaluate::run_eval(args),
+        Command::Spectra(args) => evaluate::run_spectra(args),
+        Command::Plot(cmd) => plot::run(cmd),
         Command::Data(cmd) => data::run(cmd),
         Command::Stats(args) => stats::run(args),
     };

@@ -1,0 +1,257 @@
+//! `fastnet plot spectra|rmse|map`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use fastnet_data::Dataset;
+use fastnet_eval::plots::{plot_lead_time, plot_maps, plot_spectra, Line, MapPanel, Panel};
+use ndarray::Array2;
+
+use super::evaluate::{model_and_path, split_channel, SpectrumEntry};
+use crate::forecast::file::ForecastFile;
+use crate::scoring::Evaluation;
+
+#[derive(Subcommand)]
+pub enum PlotCommand {
+    /// Power spectra from `fastnet spectra` JSON: one panel per variable and lead.
+    Spectra(SpectraPlotArgs),
+    /// RMSE (or another score) against lead time from `fastnet eval`'s scores.json.
+    Rmse(RmsePlotArgs),
+    /// A forecast field and its error against the truth on a map.
+    Map(MapArgs),
+}
+
+#[derive(Args)]
+pub struct SpectraPlotArgs {
+    /// spectra.json from `fastnet spectra`.
+    input: PathBuf,
+    /// Output .png or .svg.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RmsePlotArgs {
+    /// scores.json from `fastnet eval`.
+    input: PathBuf,
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Channels to draw (default: all).
+    #[arg(long, value_delimiter = ',')]
+    variables: Vec<String>,
+    /// rmse, rmse_sqrt_before_time_avg, bias, mae or acc.
+    #[arg(long, default_value = "rmse")]
+    score: String,
+}
+
+#[derive(Args)]
+pub struct MapArgs {
+    /// Forecast file (NAME=FILE or FILE).
+    #[arg(long)]
+    forecast: String,
+    /// ERA5 NetCDF truth.
+    #[arg(long, num_args = 1.., required = true)]
+    truth: Vec<PathBuf>,
+    /// Channel, e.g. t2m or z500.
+    #[arg(long)]
+    variable: String,
+    /// Index of the init time in the file.
+    #[arg(long, default_value_t = 0)]
+    init: usize,
+    /// Lead time in hours.
+    #[arg(long)]
+    lead: i64,
+    /// File with a land-sea mask `lsm` for the coastline.
+    #[arg(long)]
+    lsm: Option<PathBuf>,
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+pub fn run(cmd: PlotCommand) -> Result<()> {
+    match cmd {
+        PlotCommand::Spectra(a) => {
+            let text = std::fs::read_to_string(&a.input)
+                .with_context(|| format!("reading {}", a.input.display()))?;
+            let entries: Vec<SpectrumEntry> = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a `fastnet spectra` file", a.input.display()))?;
+            let panels: Vec<Panel> = entries
+                .iter()
+                .map(|e| {
+                    let line = |label: &str, p: &[f64]| Line {
+                        label: label.to_string(),
+                        points: p.iter().enumerate().map(|(l, &v)| (l as f64, v)).collect(),
+                    };
+                    let mut lines = vec![line("truth", &e.truth)];
+                    lines.extend(e.models.iter().map(|(m, p)| line(m, p)));
+                    Panel {
+                        title: format!("{}, {} h", e.variable, e.lead_hours),
+                        units: e.units.clone(),
+                        lines,
+                    }
+                })
+                .collect();
+            plot_spectra(&a.output, "Power spectra", &panels)?;
+        }
+        PlotCommand::Rmse(a) => {
+            let text = std::fs::read_to_string(&a.input)
+                .with_context(|| format!("reading {}", a.input.display()))?;
+            let evs: Vec<Evaluation> = serde_json::from_str(&text).with_context(|| {
+                format!("{}: not a `fastnet eval` scores.json", a.input.display())
+            })?;
+            let mut names: Vec<String> = Vec::new();
+            for r in evs.iter().flat_map(|e| &e.rows) {
+                if !names.contains(&r.variable)
+                    && (a.variables.is_empty() || a.variables.contains(&r.variable))
+                {
+                    names.push(r.variable.clone());
+                }
+            }
+            if names.is_empty() {
+                bail!(
+                    "{}: none of the requested variables {:?} is scored",
+                    a.input.display(),
+                    a.variables
+                );
+            }
+            let pick = |s: &fastnet_eval::metrics::Summary| -> Option<f64> {
+                match a.score.as_str() {
+                    "rmse" => Some(s.rmse),
+                    "rmse_sqrt_before_time_avg" => Some(s.rmse_sqrt_before_time_avg),
+                    "bias" => Some(s.bias),
+                    "mae" => Some(s.mae),
+                    "acc" => s.acc,
+                    _ => None,
+                }
+            };
+            if !["rmse", "rmse_sqrt_before_time_avg", "bias", "mae", "acc"]
+                .contains(&a.score.as_str())
+            {
+                bail!(
+                    "--score {}: expected rmse, rmse_sqrt_before_time_avg, bias, mae or acc",
+                    a.score
+                );
+            }
+            let panels: Vec<Panel> = names
+                .iter()
+                .map(|n| {
+                    let units = evs
+                        .iter()
+                        .flat_map(|e| &e.rows)
+                        .find(|r| &r.variable == n)
+                        .map(|r| r.units.clone())
+                        .unwrap_or_default();
+                    let lines = evs
+                        .iter()
+                        .map(|e| Line {
+                            label: e.model.clone(),
+                            points: e
+                                .rows
+                                .iter()
+                                .filter(|r| &r.variable == n)
+                                .filter_map(|r| pick(&r.summary).map(|v| (r.lead_hours as f64, v)))
+                                .collect(),
+                        })
+                        .collect();
+                    Panel {
+                        title: n.clone(),
+                        units,
+                        lines,
+                    }
+                })
+                .collect();
+            plot_lead_time(
+                &a.output,
+                &format!("{} by lead time", a.score.to_uppercase()),
+                &a.score.to_uppercase(),
+                &panels,
+            )?;
+        }
+        PlotCommand::Map(a) => {
+            let (model, path) = model_and_path(&a.forecast);
+            let fc = ForecastFile::open(&path)?;
+            let truth = Dataset::open(&a.truth).context("opening the truth")?;
+            let (var, level) = split_channel(&a.variable);
+            let l = fc
+                .lead_hours
+                .iter()
+                .position(|&h| h == a.lead)
+                .with_context(|| format!("{}: no lead time {} h", path.display(), a.lead))?;
+            if a.init >= fc.init_times.len() {
+                bail!(
+                    "--init {}: the file has {} init times",
+                    a.init,
+                    fc.init_times.len()
+                );
+            }
+            let shape = (fc.grid.shape()[0], fc.grid.shape()[1]);
+            let f: Vec<f64> = fc
+                .read(&var, level, a.init, l)?
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            let mut t = vec![0f32; fc.grid.len()];
+            let valid = fc.valid_time(a.init, l);
+            truth
+                .read_field(&var, level, valid, &mut t)
+                .with_context(|| {
+                    format!(
+                        "truth for {} at {}",
+                        a.variable,
+                        fastnet_data::time::format_time(valid)
+                    )
+                })?;
+            let field = Array2::from_shape_vec(shape, f)?;
+            let err =
+                &field - &Array2::from_shape_vec(shape, t.into_iter().map(f64::from).collect())?;
+            let lsm = match &a.lsm {
+                Some(p) => {
+                    let ds = Dataset::open(std::slice::from_ref(p))
+                        .with_context(|| format!("opening {}", p.display()))?;
+                    let mut m = vec![0f32; fc.grid.len()];
+                    ds.read_field("lsm", None, 0, &mut m)
+                        .with_context(|| format!("{}: land-sea mask", p.display()))?;
+                    Some(Array2::from_shape_vec(
+                        shape,
+                        m.into_iter().map(f64::from).collect(),
+                    )?)
+                }
+                None => None,
+            };
+            let units = truth
+                .vars
+                .get(&var)
+                .and_then(|v| v.units.clone())
+                .unwrap_or_default();
+            let panels = [
+                MapPanel {
+                    title: format!("{model} {} +{} h", a.variable, a.lead),
+                    units: units.clone(),
+                    field: field.view(),
+                    diverging: false,
+                },
+                MapPanel {
+                    title: format!("{model} − truth"),
+                    units,
+                    field: err.view(),
+                    diverging: true,
+                },
+            ];
+            let title = format!(
+                "{} valid {}",
+                a.variable,
+                fastnet_data::time::format_time(valid)
+            );
+            plot_maps(
+                &a.output,
+                &title,
+                &fc.grid.latitudes_deg(),
+                &fc.grid.longitudes_deg(),
+                &panels,
+                lsm.as_ref().map(|m| m.view()),
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,588 @@
+//! The forecast file: CF-1.8 NetCDF that `fastnet forecast` writes and
+//! `fastnet eval`, `fastnet spectra` and `fastnet loss` read back.
+//!
+//! ```text
+//! dimensions: init_time, lead_time, level (if any upper-air variable), latitude, longitude
+//! double init_time(init_time)   "hours since 1970-01-01 00:00:00", standard_name forecast_reference_time
+//! double lead_time(lead_time)   "hours", standard_name forecast_period
+//! double valid_time(init_time, lead_time)  "hours since 1970-01-01 00:00:00", standard_name time
+//! double level(level)           "hPa", standard_name air_pressure, positive down
+//! double latitude(latitude)     degrees_north, 90 -> -90 (north to south)
+//! double longitude(longitude)   degrees_east, 0 -> 360
+//! float  z(init_time, lead_time, level, latitude, longitude)   ERA5 short names and units
+//! float  t2m(init_time, lead_time, latitude, longitude)
+//! global: Conventions, title, source (fastnet version), checkpoint, graph_sha256, history
+//! ```
+//!
+//! Upper-air variables share one `level` axis (the union of their levels;
+//! a level a variable lacks is filled with NaN and marked by `_FillValue`).
+//! The file is written under a temporary name and renamed when complete, so
+//! an interrupted run never leaves a file that looks finished.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use fastnet_data::catalogue;
+use fastnet_data::channels::{ChannelSet, Source};
+use fastnet_data::time::{CfTimeUnit, Timestamp, HOUR};
+use fastnet_mesh::Grid;
+use netcdf::AttributeValue;
+
+const TIME_UNITS: &str = "hours since 1970-01-01 00:00:00";
+
+/// A forecast variable: ERA5 short name and its levels (hPa), if upper-air.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForecastVar {
+    pub name: String,
+    pub levels: Option<Vec<u32>>,
+}
+
+/// What a forecast file holds.
+#[derive(Clone, Debug)]
+pub struct ForecastLayout {
+    /// Equiangular grid (latitude north to south).
+    pub grid: Grid,
+    pub vars: Vec<ForecastVar>,
+    pub init_times: Vec<Timestamp>,
+    pub lead_hours: Vec<i64>,
+    /// Extra global attributes (`checkpoint`, `graph_sha256`, ...).
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Where each forecast channel goes: (variable index, level index).
+fn channel_slots(
+    set: &ChannelSet,
+    vars: &[ForecastVar],
+    levels: &[u32],
+) -> Result<Vec<(usize, Option<usize>)>> {
+    set.channels()[set.n_non_forecast()..]
+        .iter()
+        .map(|c| match &c.source {
+            Source::Field { var, level } => {
+                let v = vars
+                    .iter()
+                    .position(|x| &x.name == var)
+                    .with_context(|| format!("forecast channel {} has no variable", c.name))?;
+                let l = level.map(|l| {
+                    levels
+                        .iter()
+                        .position(|&x| x == l)
+                        .expect("levels are the union")
+                });
+                Ok((v, l))
+            }
+            other => bail!(
+                "forecast channel {} is not a data field ({other:?})",
+                c.name
+            ),
+        })
+        .collect()
+}
+
+/// Groups the forecast channels of `set` into variables (in first-seen order).
+pub fn vars_of(set: &ChannelSet) -> Result<Vec<ForecastVar>> {
+    let mut vars: Vec<ForecastVar> = Vec::new();
+    for c in &set.channels()[set.n_non_forecast()..] {
+        let Source::Field { var, level } = &c.source else {
+            bail!("forecast channel {} is not a data field", c.name)
+        };
+        match vars.iter_mut().find(|v| &v.name == var) {
+            Some(v) => {
+                if let (Some(ls), Some(l)) = (&mut v.levels, level) {
+                    ls.push(*l);
+                }
+            }
+            None => vars.push(ForecastVar {
+                name: var.clone(),
+                levels: level.map(|l| vec![l]),
+            }),
+        }
+    }
+    Ok(vars)
+}
+
+fn union_levels(vars: &[ForecastVar]) -> Vec<u32> {
+    let mut l: Vec<u32> = vars
+        .iter()
+        .flat_map(|v| v.levels.iter().flatten().copied())
+        .collect();
+    l.sort_unstable();
+    l.dedup();
+    l
+}
+
+/// Writes a forecast file one (init time, lead time) state at a time.
+pub struct ForecastWriter {
+    /// `None` once finished.
+    file: Option<netcdf::FileMut>,
+    tmp: PathBuf,
+    path: PathBuf,
+    slots: Vec<(usize, Option<usize>)>,
+    layout: ForecastLayout,
+    written: usize,
+}
+
+impl ForecastWriter {
+    /// Creates the file (under a temporary name) with all coordinates.
+    pub fn create(
+        path: &Path,
+        layout: ForecastLayout,
+        channels: &ChannelSet,
+    ) -> Result<ForecastWriter> {
+        let Grid::Equiangular { nlat, nlon, .. } = layout.grid else {
+            bail!("forecast files need an equiangular grid")
+        };
+        let levels = union_levels(&layout.vars);
+        let slots = channel_slots(channels, &layout.vars, &levels)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let ctx = || format!("creating {}", tmp.display());
+        let mut f = netcdf::create(&tmp).with_context(ctx)?;
+        let (ni, nl) = (layout.init_times.len(), layout.lead_hours.len());
+        f.add_dimension("init_time", ni).with_context(ctx)?;
+        f.add_dimension("lead_time", nl).with_context(ctx)?;
+        if !levels.is_empty() {
+            f.add_dimension("level", levels.len()).with_context(ctx)?;
+        }
+        f.add_dimension("latitude", nlat).with_context(ctx)?;
+        f.add_dimension("longitude", nlon).with_context(ctx)?;
+        f.add_attribute("Conventions", "CF-1.8").with_context(ctx)?;
+        f.add_attribute("title", "fastnet forecast")
+            .with_context(ctx)?;
+        f.add_attribute(
+            "source",
+            format!("fastnet {}", env!("CARGO_PKG_VERSION")).as_str(),
+        )
+        .with_context(ctx)?;
+        for (k, v) in &layout.attributes {
+            f.add_attribute(k, v.as_str()).with_context(ctx)?;
+        }
+        let unit = CfTimeUnit::parse(TIME_UNITS).context("time unit")?;
+        let coord = |f: &mut netcdf::FileMut,
+                     name: &str,
+                     dims: &[&str],
+                     values: &[f64],
+                     attrs: &[(&str, &str)]|
+         -> Result<()> {
+            let mut v = f.add_variable::<f64>(name, dims).with_context(ctx)?;
+            for (k, a) in attrs {
+                v.put_attribute(k, *a).with_context(ctx)?;
+            }
+            v.put_values(values, ..).with_context(ctx)?;
+            Ok(())
+        };
+        let inits: Vec<f64> = layout
+            .init_times
+            .iter()
+            .map(|&t| unit.from_timestamp(t))
+            .collect();
+        coord(
+            &mut f,
+            "init_time",
+            &["init_time"],
+            &inits,
+            &[
+                ("units", TIME_UNITS),
+                ("calendar", "proleptic_gregorian"),
+                ("standard_name", "forecast_reference_time"),
+                ("long_name", "initialisation time"),
+            ],
+        )?;
+        let leads: Vec<f64> = layout.lead_hours.iter().map(|&h| h as f64).collect();
+        coord(
+            &mut f,
+            "lead_time",
+            &["lead_time"],
+            &leads,
+            &[
+                ("units", "hours"),
+                ("standard_name", "forecast_period"),
+                ("long_name", "lead time"),
+                ("dtype", "timedelta64[ns]"),
+            ],
+        )?;
+        let valid: Vec<f64> = layout
+            .init_times
+            .iter()
+            .flat_map(|&t| {
+                layout
+                    .lead_hours
+                    .iter()
+                    .map(move |&h| unit.from_timestamp(t + h * HOUR))
+            })
+            .collect();
+        coord(
+            &mut f,
+            "valid_time",
+            &["init_time", "lead_time"],
+            &valid,
+            &[
+                ("units", TIME_UNITS),
+                ("calendar", "proleptic_gregorian"),
+                ("standard_name", "time"),
+                ("long_name", "valid time"),
+            ],
+        )?;
+        if !levels.is_empty() {
+            let l: Vec<f64> = levels.iter().map(|&x| x as f64).collect();
+            coord(
+                &mut f,
+                "level",
+                &["level"],
+                &l,
+                &[
+                    ("units", "hPa"),
+                    ("standard_name", "air_pressure"),
+                    ("positive", "down"),
+                    ("long_name", "pressure level"),
+                ],
+            )?;
+        }
+        coord(
+            &mut f,
+            "latitude",
+            &["latitude"],
+            &layout.grid.latitudes_deg(),
+            &[("units", "degrees_north"), ("standard_name", "latitude")],
+        )?;
+        coord(
+            &mut f,
+            "longitude",
+            &["longitude"],
+            &layout.grid.longitudes_deg(),
+            &[("units", "degrees_east"), ("standard_name", "longitude")],
+        )?;
+        for var in &layout.vars {
+            let dims: Vec<&str> = if var.levels.is_some() {
+                vec!["init_time", "lead_time", "level", "latitude", "longitude"]
+            } else {
+                vec!["init_time", "lead_time", "latitude", "longitude"]
+            };
+            let mut v = f.add_variable::<f32>(&var.name, &dims).with_context(ctx)?;
+            v.set_fill_value(f32::NAN).with_context(ctx)?;
+            if let Some(info) = catalogue::by_short(&var.name) {
+                v.put_attribute("units", info.units[0]).with_context(ctx)?;
+                v.put_attribute("long_name", info.long_name)
+                    .with_context(ctx)?;
+            }
+            v.put_attribute("coordinates", "valid_time")
+                .with_context(ctx)?;
+            if let Some(ls) = &var.levels {
+                // the levels this variable really has (the shared axis is the union)
+                let ls: Vec<i32> = ls.iter().map(|&l| l as i32).collect();
+                v.put_attribute("levels_present", ls).with_context(ctx)?;
+            }
+        }
+        Ok(ForecastWriter {
+            file: Some(f),
+            tmp,
+            path: path.to_path_buf(),
+            slots,
+            layout,
+            written: 0,
+        })
+    }
+
+    /// Writes the forecast state for init `i`, lead `l`:
+    /// `state` — `[N_grid, C_f]` in physical units, forecast channel order.
+    pub fn write(&mut self, i: usize, l: usize, state: &[f32]) -> Result<()> {
+        let g = self.layout.grid.len();
+        let c = self.slots.len();
+        if state.len() != g * c {
+            bail!(
+                "forecast state has {} values, expected {g} points x {c} channels",
+                state.len()
+            );
+        }
+        let shape = self.layout.grid.shape();
+        for (k, &(vi, li)) in self.slots.iter().enumerate() {
+            let field: Vec<f32> = (0..g).map(|p| state[p * c + k]).collect();
+            let name = &self.layout.vars[vi].name;
+            let file = self
+                .file
+                .as_mut()
+                .context("forecast file already finished")?;
+            let mut v = file
+                .variable_mut(name)
+                .with_context(|| format!("variable {name}"))?;
+            let mut ext = vec![i..i + 1, l..l + 1];
+            if let Some(li) = li {
+                ext.push(li..li + 1);
+            }
+            ext.extend([0..shape[0], 0..shape[1]]);
+            v.put_values(&field, ext)
+                .with_context(|| format!("writing {name} to {}", self.tmp.display()))?;
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Closes the file and renames it into place; refuses when not every
+    /// (init, lead) state was written.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        let want = self.layout.init_times.len() * self.layout.lead_hours.len();
+        let (tmp, path, written) = (self.tmp.clone(), self.path.clone(), self.written);
+        drop(self.file.take());
+        if written != want {
+            let _ = std::fs::remove_file(&tmp);
+            bail!(
+                "only {written} of {want} forecast states were written; {} not created",
+                path.display()
+            );
+        }
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        Ok(path)
+    }
+}
+
+impl Drop for ForecastWriter {
+    fn drop(&mut self) {
+        // a writer dropped before finish() (an error, Ctrl-C) leaves nothing behind
+        if let Some(f) = self.file.take() {
+            drop(f);
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// An opened forecast file.
+pub struct ForecastFile {
+    pub path: PathBuf,
+    file: netcdf::File,
+    pub grid: Grid,
+    pub init_times: Vec<Timestamp>,
+    pub lead_hours: Vec<i64>,
+    pub levels: Vec<u32>,
+    pub vars: Vec<ForecastVar>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+fn read_f64(f: &netcdf::File, path: &Path, name: &str) -> Result<Vec<f64>> {
+    let v = f.variable(name).with_context(|| {
+        format!(
+            "{}: no `{name}` coordinate (not a fastnet forecast file?)",
+            path.display()
+        )
+    })?;
+    v.get_values::<f64, _>(..)
+        .with_context(|| format!("{}: reading {name}", path.display()))
+}
+
+impl ForecastFile {
+    pub fn open(path: &Path) -> Result<ForecastFile> {
+        let f = netcdf::open(path)
+            .with_context(|| format!("opening forecast file {}", path.display()))?;
+        let unit = CfTimeUnit::parse(TIME_UNITS).context("time unit")?;
+        let inits: Vec<Timestamp> = read_f64(&f, path, "init_time")?
+            .into_iter()
+            .map(|x| unit.to_timestamp(x))
+            .collect();
+        let leads: Vec<i64> = read_f64(&f, path, "lead_time")?
+            .into_iter()
+            .map(|x| x.round() as i64)
+            .collect();
+        let lat = read_f64(&f, path, "latitude")?;
+        let lon = read_f64(&f, path, "longitude")?;
+        let levels: Vec<u32> = if f.variable("level").is_some() {
+            read_f64(&f, path, "level")?
+                .into_iter()
+                .map(|x| x.round() as u32)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let poles = lat.first().is_some_and(|&l| (l - 90.0).abs() < 1e-9);
+        let grid = Grid::equiangular(lat.len(), lon.len(), poles)
+            .with_context(|| format!("{}: grid", path.display()))?;
+        if grid
+            .latitudes_deg()
+            .iter()
+            .zip(&lat)
+            .any(|(a, b)| (a - b).abs() > 1e-6)
+        {
+            bail!(
+                "{}: latitudes are not an equiangular grid from north to south",
+                path.display()
+            );
+        }
+        let coords = [
+            "init_time",
+            "lead_time",
+            "valid_time",
+            "level",
+            "latitude",
+            "longitude",
+        ];
+        let mut vars = Vec::new();
+        for v in f.variables() {
+            let name = v.name();
+            if coords.contains(&name.as_str()) {
+                continue;
+            }
+            let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+            let has_level = dims.iter().any(|d| d == "level");
+            let present = match v.attribute_value("levels_present") {
+                Some(Ok(AttributeValue::Ints(ls))) => {
+                    Some(ls.into_iter().map(|l| l as u32).collect())
+                }
+                Some(Ok(AttributeValue::Int(l))) => Some(vec![l as u32]),
+                _ => None,
+            };
+            vars.push(ForecastVar {
+                name,
+                levels: has_level.then(|| present.unwrap_or_else(|| levels.clone())),
+            });
+        }
+        let mut attributes = BTreeMap::new();
+        for a in f.attributes() {
+            if let Ok(AttributeValue::Str(s)) = a.value() {
+                attributes.insert(a.name().to_string(), s);
+            }
+        }
+        Ok(ForecastFile {
+            path: path.to_path_buf(),
+            file: f,
+            grid,
+            init_times: inits,
+            lead_hours: leads,
+            levels,
+            vars,
+            attributes,
+        })
+    }
+
+    /// One field `[nlat * nlon]` (north to south) of `var` at `level` for
+    /// init `i`, lead `l`.
+    pub fn read(&self, var: &str, level: Option<u32>, i: usize, l: usize) -> Result<Vec<f32>> {
+        let v = self
+            .file
+            .variable(var)
+            .with_context(|| format!("{}: no variable `{var}`", self.path.display()))?;
+        let shape = self.grid.shape();
+        let mut ext = vec![i..i + 1, l..l + 1];
+        match (
+            level,
+            self.vars
+                .iter()
+                .find(|x| x.name == var)
+                .and_then(|x| x.levels.as_ref()),
+        ) {
+            (Some(lev), Some(present)) => {
+                let k = self
+                    .levels
+                    .iter()
+                    .position(|&x| x == lev)
+                    .filter(|_| present.contains(&lev))
+                    .with_context(|| {
+                        format!(
+                            "{}: `{var}` has no level {lev} hPa (levels {present:?})",
+                            self.path.display()
+                        )
+                    })?;
+                ext.push(k..k + 1);
+            }
+            (None, None) => {}
+            (Some(lev), None) => bail!(
+                "{}: `{var}` is a surface variable, asked for level {lev}",
+                self.path.display()
+            ),
+            (None, Some(_)) => bail!(
+                "{}: `{var}` is upper-air: give a level",
+                self.path.display()
+            ),
+        }
+        ext.extend([0..shape[0], 0..shape[1]]);
+        v.get_values::<f32, _>(ext)
+            .with_context(|| format!("{}: reading {var}", self.path.display()))
+    }
+
+    /// Valid time of (init `i`, lead `l`).
+    pub fn valid_time(&self, i: usize, l: usize) -> Timestamp {
+        self.init_times[i] + self.lead_hours[l] * HOUR
+    }
+
+    /// Every (variable, level) of the file, as channel names (`z500`, `t2m`).
+    pub fn channel_names(&self) -> Vec<(String, Option<u32>, String)> {
+        let mut out = Vec::new();
+        for v in &self.vars {
+            match &v.levels {
+                Some(ls) => out.extend(
+                    ls.iter()
+                        .map(|&l| (v.name.clone(), Some(l), format!("{}{l}", v.name))),
+                ),
+                None => out.push((v.name.clone(), None, v.name.clone())),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_round_trip_and_no_partial_files() {
+        let dir = std::env::temp_dir().join(format!("fastnet-fcfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let set = ChannelSet::from_names(&["cos_lat"], &["z500", "z850", "t850", "t2m"]).unwrap();
+        let grid = Grid::from_spec("latlon:30").unwrap(); // 7 x 12
+        let layout = ForecastLayout {
+            grid: grid.clone(),
+            vars: vars_of(&set).unwrap(),
+            init_times: vec![1_577_836_800, 1_577_858_400],
+            lead_hours: vec![6, 12, 18],
+            attributes: vec![("checkpoint".into(), "ckpt-00000010.json".into())],
+        };
+        let path = dir.join("fc.nc");
+        let mut w = ForecastWriter::create(&path, layout.clone(), &set).unwrap();
+        let value = |i: usize, l: usize, p: usize, c: usize| {
+            (1000 * i + 100 * l + 10 * c) as f32 + p as f32 / 100.0
+        };
+        for i in 0..2 {
+            for l in 0..3 {
+                let s: Vec<f32> = (0..grid.len())
+                    .flat_map(|p| (0..4).map(move |c| value(i, l, p, c)))
+                    .collect();
+                w.write(i, l, &s).unwrap();
+            }
+        }
+        assert!(!path.exists(), "not visible before finish");
+        w.finish().unwrap();
+        let f = ForecastFile::open(&path).unwrap();
+        assert_eq!(f.init_times, layout.init_times);
+        assert_eq!(f.lead_hours, vec![6, 12, 18]);
+        assert_eq!(f.levels, vec![500, 850]);
+        assert_eq!(f.attributes["checkpoint"], "ckpt-00000010.json");
+        assert_eq!(f.valid_time(1, 2), 1_577_858_400 + 18 * 3600);
+        let names: Vec<String> = f.channel_names().into_iter().map(|c| c.2).collect();
+        assert_eq!(names, ["z500", "z850", "t850", "t2m"]);
+        let t850 = f.read("t", Some(850), 1, 2).unwrap();
+        assert_eq!(t850[5], value(1, 2, 5, 2));
+        let t500 = f.read("t", Some(500), 0, 0).unwrap_err().to_string();
+        assert!(t500.contains("no level 500"), "{t500}");
+        assert_eq!(f.read("t2m", None, 0, 1).unwrap()[0], value(0, 1, 0, 3));
+        assert!(f
+            .read("t", Some(300), 0, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("no level 300"));
+        assert!(f.read("q", Some(850), 0, 0).is_err());
+
+        // an unfinished writer leaves nothing
+        let partial = dir.join("partial.nc");
+        let mut w = ForecastWriter::create(&partial, layout, &set).unwrap();
+        w.write(0, 0, &vec![0.0; grid.len() * 4]).unwrap();
+        assert!(w.finish().unwrap_err().to_string().contains("only 1 of 6"));
+        assert!(!partial.exists());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        if std::env::var_os("FASTNET_KEEP_TEST_OUTPUT").is_none() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
