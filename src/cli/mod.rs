@@ -8,6 +8,7 @@ mod forecast;
 mod graph;
 mod plot;
 mod stats;
+mod train;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,8 @@ enum Command {
     Data(data::DataCommand),
     /// Compute per-channel normalisation statistics (stats.json).
     Stats(stats::StatsArgs),
+    /// Train FastNet on ERA5 NetCDF from a TOML configuration.
+    Train(train::TrainArgs),
     /// Roll a trained model out from ERA5 initial states into a forecast file.
     Forecast(forecast::ForecastArgs),
     /// Score forecast files against ERA5 truth (WeatherBench2 metrics).
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Graph(cmd) => graph::run(cmd),
         Command::Env(args) => env::run(args),
+        Command::Train(args) => train::run(args),
         Command::Forecast(args) => forecast::run(args),
         Command::Eval(args) => evaluate::run_eval(args),
         Command::Spectra(args) => evaluate::run_spectra(args),

@@ -2,6 +2,9 @@
 //! loop.
 
 pub mod checkpoint;
+pub mod config;
+pub mod era5;
 pub mod optim;
+pub mod run;
 pub mod source;
 pub mod trainer;

@@ -10,8 +10,8 @@ pub struct Sample {
     /// `[N_grid, C_nf + C_f]` model input at `t` (non-forecast channels
     /// first), row-major.
     pub input: Vec<f32>,
-    /// `[R, N_grid, C_nf]` non-forecast channels at `t + kΔ`, `k = 1..=R`
-    /// (the input of step `k + 1` of the rollout; the last is unused).
+    /// `[R, N_grid, C_nf]` non-forecast channels at the input time of each
+    /// rollout step, `t + kΔ`, `k = 0..R` (the first repeats the input's).
     pub forcings: Vec<f32>,
     /// `[R, N_grid, C_f]` forecast channels at `t + kΔ`, `k = 1..=R`.
     pub targets: Vec<f32>,

@@ -305,7 +305,7 @@ impl<'a> Trainer<'a> {
             }
             total += out.total / rollout as f64;
             if k + 1 < rollout as i64 {
-                state = Tensor::cat(&[forcings.get(k), y], 2);
+                state = Tensor::cat(&[forcings.get(k + 1), y], 2);
             }
         }
         Ok((total, terms))
@@ -561,7 +561,7 @@ mod tests {
             let mut forcings = Vec::new();
             let mut targets = Vec::new();
             for k in 1..=rollout {
-                forcings.extend(self.forcing());
+                forcings.extend(self.forcing()); // static: the same at every input time
                 let (a, b) = (self.field(index + k, 0), self.field(index + k, 1));
                 targets.extend((0..NLAT * NLON).flat_map(|p| [a[p], b[p]]));
             }

@@ -1,0 +1,75 @@
+//! `fastnet train --config FILE.toml [--resume]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::train::config::TrainConfig;
+use crate::train::run::{train, Event};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training configuration (TOML; see the README).
+    #[arg(long)]
+    config: PathBuf,
+    /// Continue from the newest checkpoint in train.checkpoint_dir.
+    #[arg(long)]
+    resume: bool,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let cfg = TrainConfig::load(&args.config)?;
+    let bar = ProgressBar::new(cfg.train.steps);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .expect("static template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut last = None;
+    let ckpt = train(&cfg, args.resume, &mut |e| match e {
+        Event::Info(s) => bar.println(s),
+        Event::Warning(s) => bar.println(format!("warning: {s}")),
+        Event::Step {
+            metrics,
+            valid,
+            start,
+            ..
+        } => {
+            if bar.position() < start {
+                bar.set_position(start);
+            }
+            bar.set_position(metrics.step);
+            bar.set_message(format!(
+                "loss {:.4}  lr {:.2e}  R={}  {:.1} samples/s",
+                metrics.loss, metrics.lr, metrics.rollout, metrics.samples_per_s
+            ));
+            if let Some(v) = valid {
+                let parts: Vec<String> = v
+                    .iter()
+                    .take(6)
+                    .map(|(k, x)| format!("{k} {x:.3}"))
+                    .collect();
+                bar.println(format!(
+                    "step {}: valid RMSE {}{}",
+                    metrics.step,
+                    parts.join(", "),
+                    if v.len() > 6 { ", ..." } else { "" }
+                ));
+            }
+            last = Some(metrics.loss);
+        }
+    });
+    bar.finish_and_clear();
+    let ckpt = ckpt?;
+    println!(
+        "trained to step {} (last loss {}) -> {}; metrics in {}",
+        bar.position(),
+        last.map_or("-".to_string(), |l| format!("{l:.5}")),
+        ckpt.display(),
+        cfg.train.metrics.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Training samples from ERA5 NetCDF through the data crate: a
+//! [`SampleSource`] over the windows of one date range.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use fastnet_data::features::FeatureReader;
+use fastnet_data::sample::{make_sample, windows, Normaliser, StateCache, WindowConfig};
+use fastnet_data::time::Timestamp;
+
+use super::source::{Sample, SampleSource};
+
+/// The windows of `[from, to]` for every rollout length asked for (computed
+/// on first use), read and normalised on demand with a small state cache.
+pub struct Era5Source {
+    reader: Arc<FeatureReader>,
+    norm: Normaliser,
+    step_hours: i64,
+    from: Timestamp,
+    to: Timestamp,
+    windows: Mutex<HashMap<usize, Vec<Timestamp>>>,
+    cache: Mutex<StateCache>,
+    /// Windows skipped for missing times, per rollout length.
+    pub skipped: Mutex<HashMap<usize, usize>>,
+}
+
+impl Era5Source {
+    pub fn new(
+        reader: Arc<FeatureReader>,
+        norm: Normaliser,
+        step_hours: i64,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Era5Source {
+        Era5Source {
+            reader,
+            norm,
+            step_hours,
+            from,
+            to,
+            windows: Mutex::new(HashMap::new()),
+            cache: Mutex::new(StateCache::new(16)),
+            skipped: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn config(&self, rollout: usize) -> WindowConfig {
+        WindowConfig {
+            step_hours: self.step_hours,
+            history: 1,
+            rollout,
+        }
+    }
+
+    /// Init times of the windows with `rollout` steps.
+    pub fn init_times(&self, rollout: usize) -> Result<Vec<Timestamp>> {
+        let mut w = self
+            .windows
+            .lock()
+            .map_err(|_| anyhow::anyhow!("window table poisoned"))?;
+        if let Some(v) = w.get(&rollout) {
+            return Ok(v.clone());
+        }
+        let found = windows(&self.reader, &self.config(rollout), self.from, self.to)?;
+        if let Ok(mut s) = self.skipped.lock() {
+            s.insert(rollout, found.skipped);
+        }
+        w.insert(rollout, found.init_times.clone());
+        Ok(found.init_times)
+    }
+}
+
+impl SampleSource for Era5Source {
+    fn len(&self, rollout: usize) -> usize {
+        self.init_times(rollout).map_or(0, |v| v.len())
+    }
+
+    fn get(&self, index: usize, rollout: usize) -> Result<Sample> {
+        let times = self.init_times(rollout)?;
+        let t = *times
+            .get(index)
+            .with_context(|| format!("window {index} of {}", times.len()))?;
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| anyhow::anyhow!("state cache poisoned"))?;
+        let s = make_sample(
+            &self.reader,
+            &self.norm,
+            &self.config(rollout),
+            t,
+            &mut cache,
+        )?;
+        Ok(Sample {
+            input: s.inputs,
+            forcings: s.forcings,
+            targets: s.targets,
+        })
+    }
+
+    fn grid_shape(&self) -> (usize, usize) {
+        let s = self.reader.ds.grid.shape();
+        (s[0], s.get(1).copied().unwrap_or(1))
+    }
+
+    fn channels(&self) -> (usize, usize) {
+        (
+            self.reader.set.n_non_forecast(),
+            self.reader.set.n_forecast(),
+        )
+    }
+}
