@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod forecast;
+pub mod loss_report;
 pub mod model;
 pub mod runtime;
 pub mod scoring;

@@ -170,6 +170,71 @@ fn eval_spectra_and_plots_from_the_command_line() {
             "{file} is too small to hold a plot"
         );
     }
+    // fastnet loss: the t2m offset of 2 K costs (2 / std)² in normalised MSE
+    let stats = dir.join("stats.json");
+    let r = fastnet(&[
+        "stats",
+        "--data",
+        &s(&truth),
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2020-01-03",
+        "--forecast",
+        "z500,t850,u850,v850,t2m",
+        "--non-forecast",
+        "cos_lat",
+        "-o",
+        &s(&stats),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let st: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let t2m_std = st["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "t2m")
+        .unwrap()["std"]
+        .as_f64()
+        .unwrap();
+    let r = fastnet(&[
+        "loss",
+        "--forecast",
+        &s(&b),
+        "--truth",
+        &s(&truth),
+        "--stats",
+        &s(&stats),
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let rep: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let row = rep["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["channel"] == "t2m" && x["lead_hours"] == 6)
+        .unwrap();
+    let want = (2.0 / t2m_std).powi(2);
+    assert!(
+        (row["mse"].as_f64().unwrap() - want).abs() < 1e-3 * want,
+        "{row} vs {want}"
+    );
+    // a constant offset has no horizontal gradient and changes only l = 0
+    assert!(
+        row["grad_x"].as_f64().unwrap() < 1e-6 * want
+            && row["grad_y"].as_f64().unwrap() < 1e-6 * want,
+        "{row}"
+    );
+    let z = rep["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["channel"] == "u850" && x["lead_hours"] == 6)
+        .unwrap();
+    assert!(z["mse"].as_f64().unwrap() < 1e-8, "{z}");
+    assert!(rep["totals"]["6"]["total"].as_f64().unwrap() > 0.0);
+
     // bad input: a missing forecast file, one clear line
     let r = fastnet(&[
         "eval",

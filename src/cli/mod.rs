@@ -6,6 +6,7 @@ mod env;
 mod evaluate;
 mod forecast;
 mod graph;
+mod loss;
 mod plot;
 mod stats;
 mod train;
@@ -39,6 +40,8 @@ enum Command {
     Eval(evaluate::EvalArgs),
     /// Power spectra of forecasts and truth at chosen lead times.
     Spectra(evaluate::SpectraArgs),
+    /// Every training-loss term between a forecast file and the truth.
+    Loss(loss::LossArgs),
     /// Draw spectra, scores against lead time, or maps.
     #[command(subcommand)]
     Plot(plot::PlotCommand),
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => evaluate::run_eval(args),
         Command::Spectra(args) => evaluate::run_spectra(args),
         Command::Plot(cmd) => plot::run(cmd),
+        Command::Loss(args) => loss::run(args),
         Command::Data(cmd) => data::run(cmd),
         Command::Stats(args) => stats::run(args),
     };

@@ -1,0 +1,94 @@
+//! `fastnet loss --forecast F.nc --truth PATHS --stats stats.json [--config C.toml]`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use fastnet_data::stats::Stats;
+use fastnet_data::Dataset;
+use fastnet_losses::LossConfig;
+
+use crate::forecast::file::ForecastFile;
+use crate::loss_report::loss_report;
+use crate::train::config::TrainConfig;
+
+#[derive(Args)]
+pub struct LossArgs {
+    /// Forecast file written by `fastnet forecast`.
+    #[arg(long)]
+    forecast: PathBuf,
+    /// ERA5 NetCDF truth: files, folders or globs.
+    #[arg(long, num_args = 1.., required = true)]
+    truth: Vec<PathBuf>,
+    /// Statistics from `fastnet stats` (normalisation and channel weights).
+    #[arg(long)]
+    stats: PathBuf,
+    /// A training config whose [loss] and [data] surface weights set the
+    /// weighted totals (default: every term on with λ = 1, wind on).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: LossArgs) -> Result<()> {
+    let (loss, surface, default) = match &args.config {
+        Some(p) => {
+            let c = TrainConfig::load(p)?;
+            (c.loss, c.data.surface_weights, c.data.surface_default)
+        }
+        None => (
+            LossConfig {
+                mse: 1.0,
+                amse: 1.0,
+                grad_x: 1.0,
+                grad_y: 1.0,
+                wind: true,
+                ..LossConfig::default()
+            },
+            [("t2m".to_string(), 1.0)].into(),
+            0.1,
+        ),
+    };
+    let fc = ForecastFile::open(&args.forecast)?;
+    let truth = Dataset::open(&args.truth).context("opening the truth")?;
+    let stats = Stats::load(&args.stats)?;
+    let r = loss_report(&fc, &truth, &stats, &loss, &surface, default)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "{:<8} {:<10} {:>12} {:>12} {:>12} {:>12}",
+        "lead h", "channel", "mse", "amse", "grad_x", "grad_y"
+    );
+    for row in &r.rows {
+        println!(
+            "{:<8} {:<10} {:>12.5} {:>12.5} {:>12.5} {:>12.5}",
+            row.lead_hours, row.channel, row.mse, row.amse, row.grad_x, row.grad_y
+        );
+    }
+    if !r.wind.is_empty() {
+        println!(
+            "\n{:<8} {:<10} {:>12} {:>12}",
+            "lead h", "wind", "direction", "speed"
+        );
+        for w in &r.wind {
+            println!(
+                "{:<8} {:<10} {:>12.5} {:>12.5}",
+                w.lead_hours, w.pair, w.direction, w.speed
+            );
+        }
+    }
+    println!("\nweighted terms (λ and channel weights applied, as in training):");
+    for (lead, terms) in &r.totals {
+        let parts: Vec<String> = terms.iter().map(|(k, v)| format!("{k} {v:.5}")).collect();
+        println!(
+            "  {lead:>4} h ({} inits): {}",
+            r.inits.get(lead).copied().unwrap_or(0),
+            parts.join(", ")
+        );
+    }
+    Ok(())
+}
