@@ -131,7 +131,7 @@ pub(crate) fn attr_str(v: &netcdf::Variable, name: &str) -> Option<String> {
 /// other thread (rayon workers, loader threads) HDF5 prints a stack trace to
 /// stderr for every attribute netCDF probes for and does not find. Errors
 /// still reach us as netCDF return codes.
-pub(crate) fn quiet_hdf5() {
+pub fn quiet_hdf5() {
     thread_local! {
         static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }

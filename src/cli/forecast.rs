@@ -8,7 +8,7 @@ use fastnet_data::time::{parse_date, Timestamp, HOUR};
 use fastnet_data::Dataset;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::forecast::rollout::{forecast, load_checkpoint, reader_for};
+use crate::forecast::rollout::{forecast, load_checkpoint, reader_for, Method};
 use crate::train::trainer::parse_device;
 
 #[derive(Args)]
@@ -32,6 +32,10 @@ pub struct ForecastArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Write the persistence baseline (the initial state at every lead) in
+    /// the checkpoint's channels instead of running the model.
+    #[arg(long)]
+    persistence: bool,
     /// Output forecast file (NetCDF).
     #[arg(short, long)]
     output: PathBuf,
@@ -79,18 +83,29 @@ pub fn run(args: ForecastArgs) -> Result<()> {
         )
         .expect("static template"),
     );
+    let method = if args.persistence {
+        Method::Persistence
+    } else {
+        Method::Model
+    };
     let out = forecast(
         &m,
         &reader,
         &inits,
         args.steps,
         args.step_hours,
+        method,
         &args.output,
         &mut |d, _| bar.set_position(d as u64),
     )?;
     bar.finish_and_clear();
     println!(
-        "wrote {} init time(s) x {} step(s) of {} h from checkpoint step {} -> {}",
+        "wrote {} {} init time(s) x {} step(s) of {} h from checkpoint step {} -> {}",
+        if args.persistence {
+            "persistence baseline:"
+        } else {
+            "forecast:"
+        },
         inits.len(),
         args.steps,
         args.step_hours,

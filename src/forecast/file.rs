@@ -140,6 +140,7 @@ impl ForecastWriter {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        fastnet_data::scan::quiet_hdf5();
         let ctx = || format!("creating {}", tmp.display());
         let mut f = netcdf::create(&tmp).with_context(ctx)?;
         let (ni, nl) = (layout.init_times.len(), layout.lead_hours.len());
@@ -290,6 +291,7 @@ impl ForecastWriter {
     /// Writes the forecast state for init `i`, lead `l`:
     /// `state` — `[N_grid, C_f]` in physical units, forecast channel order.
     pub fn write(&mut self, i: usize, l: usize, state: &[f32]) -> Result<()> {
+        fastnet_data::scan::quiet_hdf5();
         let g = self.layout.grid.len();
         let c = self.slots.len();
         if state.len() != g * c {
@@ -375,6 +377,7 @@ fn read_f64(f: &netcdf::File, path: &Path, name: &str) -> Result<Vec<f64>> {
 
 impl ForecastFile {
     pub fn open(path: &Path) -> Result<ForecastFile> {
+        fastnet_data::scan::quiet_hdf5();
         let f = netcdf::open(path)
             .with_context(|| format!("opening forecast file {}", path.display()))?;
         let unit = CfTimeUnit::parse(TIME_UNITS).context("time unit")?;
@@ -459,6 +462,7 @@ impl ForecastFile {
     /// One field `[nlat * nlon]` (north to south) of `var` at `level` for
     /// init `i`, lead `l`.
     pub fn read(&self, var: &str, level: Option<u32>, i: usize, l: usize) -> Result<Vec<f32>> {
+        fastnet_data::scan::quiet_hdf5();
         let v = self
             .file
             .variable(var)

@@ -80,14 +80,26 @@ pub fn reader_for(m: &LoadedModel, ds: Dataset) -> Result<FeatureReader> {
     Ok(FeatureReader::new(Arc::new(ds), m.set.clone())?)
 }
 
+/// How the states after the initial one are produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Autoregressive rollout of the model.
+    Model,
+    /// Persistence: the initial state at every lead (the baseline every
+    /// forecast must beat), in the same file format and channels.
+    Persistence,
+}
+
 /// Rolls out `steps` steps of `step_hours` from every init time and writes
 /// `out`. `progress(done, total)` counts model steps.
+#[allow(clippy::too_many_arguments)]
 pub fn forecast(
     m: &LoadedModel,
     reader: &FeatureReader,
     inits: &[Timestamp],
     steps: usize,
     step_hours: i64,
+    method: Method,
     out: &Path,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<PathBuf> {
@@ -122,6 +134,7 @@ pub fn forecast(
         init_times: inits.to_vec(),
         lead_hours: (1..=steps as i64).map(|k| k * step_hours).collect(),
         attributes: vec![
+            ("method".into(), format!("{method:?}").to_lowercase()),
             ("checkpoint".into(), m.sidecar_path.display().to_string()),
             ("checkpoint_step".into(), m.sidecar.step.to_string()),
             ("graph_sha256".into(), m.sidecar.graph_sha256.clone()),
@@ -142,6 +155,23 @@ pub fn forecast(
         let mut buf = vec![0f32; g * nc];
         reader.state(t0, 0..nc, &mut buf)?;
         normalise(&mut buf, 0, nc);
+        if method == Method::Persistence {
+            let state: Vec<f32> = buf
+                .chunks(nc)
+                .flat_map(|row| {
+                    row[nf..]
+                        .iter()
+                        .enumerate()
+                        .map(|(c, v)| v * std[nf + c] + mean[nf + c])
+                })
+                .collect();
+            for k in 0..steps {
+                writer.write(i, k, &state)?;
+                done += 1;
+                progress(done, total);
+            }
+            continue;
+        }
         let mut x = Tensor::from_slice(&buf)
             .view([1, g as i64, nc as i64])
             .to_device(device);
