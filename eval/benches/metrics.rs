@@ -14,12 +14,16 @@ fn main() {
     let grid = Grid::from_spec("era5-1deg").expect("built-in grid");
     let w = AreaWeights::for_grid(&grid).expect("lat-lon grid");
     let (nlat, nlon) = (181, 360);
-    let truth = Array2::from_shape_fn((nlat, nlon), |(i, j)| 280.0 + 20.0 * ((i as f32) / 30.0).cos() + ((j as f32) / 10.0).sin());
+    let truth = Array2::from_shape_fn((nlat, nlon), |(i, j)| {
+        280.0 + 20.0 * ((i as f32) / 30.0).cos() + ((j as f32) / 10.0).sin()
+    });
     let clim = truth.mapv(|v| v - 0.5);
     let fc = truth.mapv(|v| v + 0.7);
     let n = 1460;
     let t = Instant::now();
-    let scores: Vec<_> = (0..n).map(|_| score_field(&w, fc.view(), truth.view(), Some(clim.view())).expect("shapes")).collect();
+    let scores: Vec<_> = (0..n)
+        .map(|_| score_field(&w, fc.view(), truth.view(), Some(clim.view())).expect("shapes"))
+        .collect();
     let s = summarise(&scores).expect("non-empty");
     let secs = t.elapsed().as_secs_f64();
     println!(
