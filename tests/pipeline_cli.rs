@@ -142,10 +142,26 @@ checkpoint_interval = 4
         "-o",
         &s(&fc),
     ]);
+    let persist = dir.join("persistence.nc");
+    ok(&[
+        "forecast",
+        "--persistence",
+        "--checkpoint",
+        &s(&ckpt),
+        "--data",
+        &s(&data),
+        "--init",
+        "2020-01-05T00,2020-01-05T06",
+        "--steps",
+        "3",
+        "-o",
+        &s(&persist),
+    ]);
     let out = ok(&[
         "eval",
         "--forecast",
         &s(&fc),
+        &s(&persist),
         "--truth",
         &s(&data),
         "-o",
@@ -159,6 +175,37 @@ checkpoint_interval = 4
     assert!(rows
         .iter()
         .all(|r| r["rmse"].as_f64().unwrap().is_finite() && r["count"] == 2));
+    // persistence at 6 h scores the truth's own 6-hour change, recomputed here
+    let p = scores[1]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["variable"] == "t2m" && r["lead_hours"] == 6)
+        .unwrap();
+    let truth = fastnet_data::Dataset::open(&[&data]).unwrap();
+    let (mut a, mut b) = (vec![0f32; grid.len()], vec![0f32; grid.len()]);
+    let w = grid.area_weights();
+    let mut mse = 0.0;
+    for t0 in [T0 + 96 * 3600, T0 + 102 * 3600] {
+        truth.read_field("t2m", None, t0, &mut a).unwrap();
+        truth
+            .read_field("t2m", None, t0 + 6 * 3600, &mut b)
+            .unwrap();
+        mse += a
+            .iter()
+            .zip(&b)
+            .zip(&w)
+            .map(|((x, y), w)| w * ((x - y) as f64).powi(2))
+            .sum::<f64>()
+            / w.iter().sum::<f64>()
+            / 2.0;
+    }
+    let got = p["rmse"].as_f64().unwrap();
+    assert!(
+        (got - mse.sqrt()).abs() < 1e-4 * mse.sqrt(),
+        "{got} vs {}",
+        mse.sqrt()
+    );
 
     // resume continues from step 8 to 10
     let cfg = std::fs::read_to_string(&config)
