@@ -10,4 +10,13 @@ pub mod loss_report;
 pub mod model;
 pub mod runtime;
 pub mod scoring;
+pub mod synth;
 pub mod train;
+
+/// Unit tests that write and read NetCDF run one at a time: concurrent HDF5
+/// opens in one process occasionally failed under load.
+#[cfg(test)]
+pub(crate) fn netcdf_serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -355,6 +355,7 @@ mod tests {
 
     #[test]
     fn scores_match_the_known_offsets_and_missing_truth_is_counted() {
+        let _serial = crate::netcdf_serial();
         let dir = scratch_dir("scoring");
         let (truth, fc) = setup(&dir);
         let ev = evaluate("test", &fc, &truth, None, &mut |_, _| {}).unwrap();
@@ -403,6 +404,7 @@ mod tests {
 
     #[test]
     fn grid_and_variable_mismatches_are_refused() {
+        let _serial = crate::netcdf_serial();
         let dir = scratch_dir("scoring-bad");
         let (_, fc) = setup(&dir);
         let other = dir.join("other.nc");

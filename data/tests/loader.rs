@@ -12,6 +12,13 @@ use fastnet_data::writer::WriteOptions;
 use fastnet_data::{DataError, Dataset};
 use fastnet_mesh::Grid;
 
+/// One test at a time: concurrent HDF5 opens in one process occasionally
+/// failed under load (see tests/reader.rs).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Hourly t2m/msl/z500 data at `hours` (hours after 2020-01-01T00).
 fn hourly(dir: &std::path::Path, hours: &[i64]) -> Arc<FeatureReader> {
     let grid = Grid::equiangular(19, 36, true).unwrap();
@@ -47,6 +54,7 @@ fn t(h: i64) -> i64 {
 
 #[test]
 fn windows_subsample_hourly_data_and_skip_missing_times() {
+    let _serial = serial();
     let dir = scratch_dir("windows");
     // Hourly 0..=48 h except 18 h and 19 h.
     let hours: Vec<i64> = (0..=48).filter(|h| *h != 18 && *h != 19).collect();
@@ -80,6 +88,7 @@ fn windows_subsample_hourly_data_and_skip_missing_times() {
 
 #[test]
 fn sample_arrays_hold_the_right_times_and_channels() {
+    let _serial = serial();
     let dir = scratch_dir("sample");
     let hours: Vec<i64> = (0..=24).collect();
     let reader = hourly(&dir, &hours);
@@ -148,6 +157,7 @@ fn sample_arrays_hold_the_right_times_and_channels() {
 
 #[test]
 fn loader_order_is_deterministic_and_independent_of_worker_count() {
+    let _serial = serial();
     let dir = scratch_dir("loader");
     let hours: Vec<i64> = (0..=72).step_by(6).collect();
     let reader = hourly(&dir, &hours);

@@ -72,6 +72,13 @@ pub fn make_data(dir: &Path, grid: &Grid, n: usize) -> Vec<i64> {
     ts
 }
 
+/// One test at a time: concurrent HDF5 opens in one process occasionally
+/// failed under load (see tests/reader.rs).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn small_set() -> ChannelSet {
     let nf = ChannelSet::fastnet();
     let non_forecast: Vec<&str> = nf.names()[..nf.n_non_forecast()].to_vec();
@@ -80,6 +87,7 @@ fn small_set() -> ChannelSet {
 
 #[test]
 fn absent_static_fields_are_skipped_with_a_warning_unless_required() {
+    let _serial = serial();
     let dir = scratch_dir("static");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     make_data(&dir, &grid, 2);
@@ -113,6 +121,7 @@ fn absent_static_fields_are_skipped_with_a_warning_unless_required() {
 
 #[test]
 fn features_hold_the_right_values_in_the_right_slots() {
+    let _serial = serial();
     let dir = scratch_dir("features");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = make_data(&dir, &grid, 2);
@@ -142,6 +151,7 @@ fn features_hold_the_right_values_in_the_right_slots() {
 
 #[test]
 fn stats_equal_a_two_pass_recomputation_and_round_trip_through_json() {
+    let _serial = serial();
     let dir = scratch_dir("stats");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = make_data(&dir, &grid, 6);
@@ -236,6 +246,7 @@ fn stats_equal_a_two_pass_recomputation_and_round_trip_through_json() {
 
 #[test]
 fn empty_date_range_is_an_error() {
+    let _serial = serial();
     let dir = scratch_dir("empty");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = make_data(&dir, &grid, 2);

@@ -9,6 +9,15 @@ use fastnet_data::writer::{write_era5, Encoding, Layout, VarData, WriteOptions};
 use fastnet_data::{DataError, Dataset, MissingPolicy};
 use fastnet_mesh::Grid;
 
+/// These tests run one at a time: under load, concurrent HDF5 opens in one
+/// process occasionally failed with "NetCDF: HDF error" on a file another
+/// test had just written (seen only with several tests in parallel on a
+/// busy machine; every call goes through netcdf's global lock).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn times(n: usize) -> Vec<i64> {
     let t0 = parse_date("2020-01-01").unwrap();
     (0..n as i64).map(|k| t0 + 6 * HOUR * k).collect()
@@ -51,6 +60,7 @@ fn check_roundtrip(ds: &Dataset, vars: &[&str], tol_frac: f64) {
 
 #[test]
 fn every_layout_reads_back_in_canonical_orientation() {
+    let _serial = serial();
     let dir = scratch_dir("layouts");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = times(3);
@@ -111,6 +121,7 @@ fn every_layout_reads_back_in_canonical_orientation() {
 
 #[test]
 fn files_split_by_time_and_variable_merge_and_folders_and_globs_expand() {
+    let _serial = serial();
     let dir = scratch_dir("merge");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = times(6);
@@ -158,6 +169,7 @@ fn files_split_by_time_and_variable_merge_and_folders_and_globs_expand() {
 
 #[test]
 fn open_file_handles_stay_under_the_limit() {
+    let _serial = serial();
     let dir = scratch_dir("handles");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = times(4);
@@ -180,6 +192,7 @@ fn open_file_handles_stay_under_the_limit() {
 
 #[test]
 fn surface_geopotential_becomes_orography_in_metres() {
+    let _serial = serial();
     let dir = scratch_dir("orography");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let heights: Vec<f32> = (0..grid.len()).map(|k| (k % 97) as f32 * 40.0).collect();
@@ -220,6 +233,7 @@ fn surface_geopotential_becomes_orography_in_metres() {
 /// -180..180, `days since` time unit, float64 data. Skipped without ncgen.
 #[test]
 fn a_file_written_by_ncgen_reads_back_in_canonical_orientation() {
+    let _serial = serial();
     let dir = scratch_dir("ncgen");
     let cdl = dir.join("wb.cdl");
     let nc = dir.join("wb.nc");
@@ -275,6 +289,7 @@ fn msg(e: DataError) -> String {
 
 #[test]
 fn missing_file_folder_and_glob() {
+    let _serial = serial();
     let dir = scratch_dir("missing");
     let e = Dataset::open(&[dir.join("nope.nc")]).err().unwrap();
     assert!(matches!(e, DataError::Missing { .. }), "{e}");
@@ -288,6 +303,7 @@ fn missing_file_folder_and_glob() {
 
 #[test]
 fn truncated_and_non_netcdf_files_are_refused_with_their_path() {
+    let _serial = serial();
     let dir = scratch_dir("truncated");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     for (name, opts) in [
@@ -339,6 +355,7 @@ fn one_file(dir: &std::path::Path, name: &str, ts: &[i64], vars: &[&str]) -> Pat
 
 #[test]
 fn absent_variable_level_and_time() {
+    let _serial = serial();
     let dir = scratch_dir("absent");
     let ts = times(2);
     let ds = Dataset::open(&[one_file(&dir, "a.nc", &ts, &["z", "t2m"])]).unwrap();
@@ -361,6 +378,7 @@ fn absent_variable_level_and_time() {
 
 #[test]
 fn grids_that_differ_between_files() {
+    let _serial = serial();
     let dir = scratch_dir("grids");
     let a = one_file(&dir, "a.nc", &times(1), &["t2m"]);
     let b = dir.join("b.nc");
@@ -385,6 +403,7 @@ fn grids_that_differ_between_files() {
 
 #[test]
 fn duplicate_and_non_monotonic_times() {
+    let _serial = serial();
     let dir = scratch_dir("times");
     let ts = times(3);
     let grid = Grid::equiangular(19, 36, true).unwrap();
@@ -434,6 +453,7 @@ fn duplicate_and_non_monotonic_times() {
 
 #[test]
 fn levels_that_differ_between_files() {
+    let _serial = serial();
     let dir = scratch_dir("levels");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = times(2);
@@ -464,6 +484,7 @@ fn levels_that_differ_between_files() {
 
 #[test]
 fn missing_values_are_an_error_with_count_and_first_position() {
+    let _serial = serial();
     let dir = scratch_dir("nan");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = times(1);
@@ -515,6 +536,7 @@ fn missing_values_are_an_error_with_count_and_first_position() {
 
 #[test]
 fn units_that_contradict_the_variable() {
+    let _serial = serial();
     let dir = scratch_dir("units");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = times(1);
@@ -541,6 +563,7 @@ fn units_that_contradict_the_variable() {
 
 #[test]
 fn extra_dimensions_longer_than_one_and_bad_time_units() {
+    let _serial = serial();
     let dir = scratch_dir("extra");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts = times(1);
@@ -567,6 +590,7 @@ fn extra_dimensions_longer_than_one_and_bad_time_units() {
 
 #[test]
 fn new_layout_is_detected() {
+    let _serial = serial();
     let dir = scratch_dir("layout");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let p = dir.join("new.nc");

@@ -532,6 +532,7 @@ mod tests {
 
     #[test]
     fn write_read_round_trip_and_no_partial_files() {
+        let _serial = crate::netcdf_serial();
         let dir = std::env::temp_dir().join(format!("fastnet-fcfile-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let set = ChannelSet::from_names(&["cos_lat"], &["z500", "z850", "t850", "t2m"]).unwrap();
