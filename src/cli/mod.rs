@@ -9,6 +9,7 @@ mod graph;
 mod loss;
 mod plot;
 mod stats;
+mod synth;
 mod train;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     Data(data::DataCommand),
     /// Compute per-channel normalisation statistics (stats.json).
     Stats(stats::StatsArgs),
+    /// Generate the built-in toy atmosphere (forced shallow water) as ERA5-layout NetCDF.
+    Synth(synth::SynthArgs),
     /// Train FastNet on ERA5 NetCDF from a TOML configuration.
     Train(train::TrainArgs),
     /// Roll a trained model out from ERA5 initial states into a forecast file.
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Graph(cmd) => graph::run(cmd),
         Command::Env(args) => env::run(args),
+        Command::Synth(args) => synth::run_cli(args),
         Command::Train(args) => train::run(args),
         Command::Forecast(args) => forecast::run(args),
         Command::Eval(args) => evaluate::run_eval(args),

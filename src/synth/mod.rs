@@ -3,5 +3,6 @@
 //! real data pipeline reads it unchanged.
 
 pub mod model;
+pub mod run;
 pub mod spectral;
 pub mod williamson;
