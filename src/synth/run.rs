@@ -181,7 +181,7 @@ pub fn stir(model: &ShallowWater, s: &mut State, rng: &mut u64, sigma: f64) {
         for l in m.max(8)..=lmax.min(16) {
             let i = fastnet_eval::legendre::tri_index(lmax, l, m);
             // sum of three uniforms: mean 0, variance 1 after scaling
-            let g = |r: &mut u64| (splitmix(r) + splitmix(r) + splitmix(r)) as f64;
+            let g = |r: &mut u64| splitmix(r) + splitmix(r) + splitmix(r);
             s.zeta[i] += Complex64::new(g(rng), g(rng)) * amp;
         }
     }
