@@ -11,8 +11,9 @@
 #      MSE, and MSE + AMSE spectral loss + gradient + wind terms, both with a
 #      2-step rollout fine-tuning at the end;
 #   5. roll both out 5 days from held-out init times, write the persistence
-#      baseline, score all three against the truth, compute spectra and
-#      effective resolution, and draw the plots.
+#      and climatology baselines, score all four against the truth, compute
+#      spectra and effective resolution, draw the plots and write
+#      out/report.md.
 # Outputs go to out/ (FASTNET_OUT to change). FASTNET_STEPS sets the training
 # steps per model (default 600).
 set -euo pipefail
@@ -96,18 +97,56 @@ done
 step "persistence baseline"
 "$bin" forecast --persistence --checkpoint "$out/mse/checkpoints" --data "$out/synth" --init "$inits" --steps 20 -o "$out/persistence.nc"
 
-models=(mse="$out/mse/forecast.nc" physics="$out/physics/forecast.nc" persistence="$out/persistence.nc")
+step "climatology baseline (mean state of the training period)"
+"$bin" forecast --climatology 2000-01-01..2000-03-31 --checkpoint "$out/mse/checkpoints" --data "$out/synth" --init "$inits" --steps 20 -o "$out/climatology.nc"
+
+models=(mse="$out/mse/forecast.nc" physics="$out/physics/forecast.nc" persistence="$out/persistence.nc" climatology="$out/climatology.nc")
 step "scores (WeatherBench2 metrics)"
 "$bin" eval --forecast "${models[@]}" --truth "$out/synth" -o "$out/scores" |
   awk 'NR == 1 || /^scored/ || ($3 == 24 || $3 == 120)'
 
 step "spectra and effective resolution"
-"$bin" spectra --forecast "${models[@]}" --truth "$out/synth" --variables z500,t500 --leads 24,120 -o "$out/spectra.json"
+"$bin" spectra --forecast "${models[@]:0:3}" --truth "$out/synth" --variables z500,t500 --leads 24,120 -o "$out/spectra.json" | tee "$out/effective_resolution.txt"
 
 step "plots"
 "$bin" plot rmse "$out/scores/scores.json" -o "$out/rmse.png"
 "$bin" plot spectra "$out/spectra.json" -o "$out/spectra.png"
 "$bin" plot map --forecast physics="$out/physics/forecast.nc" --truth "$out/synth" --variable t500 --lead 120 -o "$out/map_t500.png"
 "$bin" loss --forecast "$out/physics/forecast.nc" --truth "$out/synth" --stats "$out/stats.json" --config "$out/physics.toml" | tail -n 3
+step "report"
+{
+  echo "# fastnet demo: FastNet on the shallow-water toy atmosphere"
+  echo
+  echo "Data: \`fastnet synth\` (T42, 64 x 128, 500 hPa z, u, v, tracer t), trained on 2000-01-01..03-31,"
+  echo "validated on April, forecasts from 20 init times 2000-05-01..20, 5 days. Models: hidden 64,"
+  echo "4 processor layers, level-4 mesh, $steps steps each (the last fifth with 2-step rollouts)."
+  echo "\`mse\`: weighted MSE. \`physics\`: MSE + 0.05 AMSE + 0.1 (grad x + grad y) + wind speed/direction."
+  echo
+  echo "## RMSE (WeatherBench2 \`rmse\`)"
+  echo
+  awk -F, 'NR > 1 && ($4 == 24 || $4 == 120) { v[$1 "," $2 "@" $4] = $6; m[$1] = 1; c[$2 "@" $4] = 1 }
+    END {
+      n = split("z500@24 z500@120 t500@24 t500@120 u500@24 u500@120 v500@24 v500@120", cols, " ")
+      printf "| model |"; for (i = 1; i <= n; i++) printf " %s h |", cols[i]; print ""
+      printf "|---|"; for (i = 1; i <= n; i++) printf "---|"; print ""
+      split("mse physics persistence climatology", ms, " ")
+      for (j = 1; j <= 4; j++) { printf "| %s |", ms[j]; for (i = 1; i <= n; i++) printf " %.3g |", v[ms[j] "," cols[i]]; print "" }
+    }' "$out/scores/scores.csv"
+  echo
+  echo "## Effective resolution"
+  echo
+  echo "Smallest wavelength down to which the forecast's power stays within a factor 2 of the truth's (- = not even at l = 1):"
+  echo
+  grep 'effective resolution' "$out/effective_resolution.txt" | sed 's/^/- /'
+  echo
+  echo "## Plots"
+  echo
+  echo "![RMSE by lead time](rmse.png)"
+  echo
+  echo "![Power spectra](spectra.png)"
+  echo
+  echo "![t500 at +120 h and its error](map_t500.png)"
+} > "$out/report.md"
+sed -n '/## RMSE/,/## Effective/p' "$out/report.md" | head -n 9
 echo
-echo "done: scores in $out/scores, plots $out/rmse.png $out/spectra.png $out/map_t500.png"
+echo "done: $out/report.md, scores in $out/scores, plots $out/rmse.png $out/spectra.png $out/map_t500.png"

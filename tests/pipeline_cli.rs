@@ -207,6 +207,45 @@ checkpoint_interval = 4
         mse.sqrt()
     );
 
+    // climatology: the time mean of the data over a period, at every lead
+    let clim = dir.join("climatology.nc");
+    ok(&[
+        "forecast",
+        "--climatology",
+        "2020-01-01..2020-01-02",
+        "--checkpoint",
+        &s(&ckpt),
+        "--data",
+        &s(&data),
+        "--init",
+        "2020-01-05T00",
+        "--steps",
+        "2",
+        "-o",
+        &s(&clim),
+    ]);
+    let cf = fastnet::forecast::file::ForecastFile::open(&clim).unwrap();
+    let mut want = vec![0f64; grid.len()];
+    for k in 0..8 {
+        truth
+            .read_field("t2m", None, T0 + k * 6 * 3600, &mut a)
+            .unwrap();
+        for (w, x) in want.iter_mut().zip(&a) {
+            *w += *x as f64 / 8.0;
+        }
+    }
+    for lead in 0..2 {
+        let got = cf.read("t2m", None, 0, lead).unwrap();
+        for p in [0, 100, 511] {
+            assert!(
+                (got[p] as f64 - want[p]).abs() < 1e-3,
+                "point {p}: {} vs {}",
+                got[p],
+                want[p]
+            );
+        }
+    }
+
     // resume continues from step 8 to 10
     let cfg = std::fs::read_to_string(&config)
         .unwrap()

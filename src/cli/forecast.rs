@@ -36,6 +36,10 @@ pub struct ForecastArgs {
     /// the checkpoint's channels instead of running the model.
     #[arg(long)]
     persistence: bool,
+    /// Write the climatology baseline instead: the time-mean state of the
+    /// data over FROM..TO (e.g. the training period) at every lead.
+    #[arg(long, conflicts_with = "persistence")]
+    climatology: Option<String>,
     /// Output forecast file (NetCDF).
     #[arg(short, long)]
     output: PathBuf,
@@ -83,10 +87,22 @@ pub fn run(args: ForecastArgs) -> Result<()> {
         )
         .expect("static template"),
     );
-    let method = if args.persistence {
-        Method::Persistence
-    } else {
-        Method::Model
+    let method = match (&args.climatology, args.persistence) {
+        (Some(range), _) => {
+            let (a, b) = range
+                .split_once("..")
+                .context("--climatology FROM..TO: missing `..`")?;
+            let date = |s: &str| {
+                parse_date(s).with_context(|| format!("--climatology: {s:?} is not a date"))
+            };
+            let (from, mut to) = (date(a)?, date(b)?);
+            if !b.contains(['T', ' ']) {
+                to += 86_400 - 1;
+            }
+            Method::Climatology { from, to }
+        }
+        (None, true) => Method::Persistence,
+        (None, false) => Method::Model,
     };
     let out = forecast(
         &m,
@@ -101,10 +117,10 @@ pub fn run(args: ForecastArgs) -> Result<()> {
     bar.finish_and_clear();
     println!(
         "wrote {} {} init time(s) x {} step(s) of {} h from checkpoint step {} -> {}",
-        if args.persistence {
-            "persistence baseline:"
-        } else {
-            "forecast:"
+        match method {
+            Method::Persistence => "persistence baseline:",
+            Method::Climatology { .. } => "climatology baseline:",
+            Method::Model => "forecast:",
         },
         inits.len(),
         args.steps,

@@ -88,6 +88,46 @@ pub enum Method {
     /// Persistence: the initial state at every lead (the baseline every
     /// forecast must beat), in the same file format and channels.
     Persistence,
+    /// Climatology: the time-mean state of the data over `[from, to]` (every
+    /// `step_hours`, times the data has), at every lead.
+    Climatology { from: Timestamp, to: Timestamp },
+}
+
+/// Mean forecast-channel state `[G, C_f]` (physical units) of the data at
+/// the times of `[from, to]` on the `step_hours` grid.
+fn time_mean(
+    reader: &FeatureReader,
+    set: &ChannelSet,
+    from: Timestamp,
+    to: Timestamp,
+    step_hours: i64,
+) -> Result<Vec<f32>> {
+    let (nf, nc) = (set.n_non_forecast(), set.len());
+    let g = reader.ds.grid.len();
+    let step = step_hours * HOUR;
+    let mut sum = vec![0f64; g * (nc - nf)];
+    let mut buf = vec![0f32; g * (nc - nf)];
+    let mut n = 0usize;
+    let mut t = from + (step - from.rem_euclid(step)) % step;
+    while t <= to {
+        if reader.available(t) {
+            reader.state(t, nf..nc, &mut buf)?;
+            for (s, &b) in sum.iter_mut().zip(&buf) {
+                *s += b as f64;
+            }
+            n += 1;
+        }
+        t += step;
+    }
+    if n == 0 {
+        bail!(
+            "climatology period {} .. {}: the data has no complete state in it ({})",
+            format_time(from),
+            format_time(to),
+            reader.ds.coverage()
+        );
+    }
+    Ok(sum.into_iter().map(|s| (s / n as f64) as f32).collect())
 }
 
 /// Rolls out `steps` steps of `step_hours` from every init time and writes
@@ -150,11 +190,23 @@ pub fn forecast(
         }
     };
     let (mut done, total) = (0, inits.len() * steps);
+    let climatology = match method {
+        Method::Climatology { from, to } => Some(time_mean(reader, set, from, to, step_hours)?),
+        _ => None,
+    };
     let _guard = tch::no_grad_guard();
     for (i, &t0) in inits.iter().enumerate() {
         let mut buf = vec![0f32; g * nc];
         reader.state(t0, 0..nc, &mut buf)?;
         normalise(&mut buf, 0, nc);
+        if let Some(state) = &climatology {
+            for k in 0..steps {
+                writer.write(i, k, state)?;
+                done += 1;
+                progress(done, total);
+            }
+            continue;
+        }
         if method == Method::Persistence {
             let state: Vec<f32> = buf
                 .chunks(nc)
