@@ -84,7 +84,7 @@ metrics = "$1/metrics.jsonl"
 TOML
 }
 write_config mse "mse = 1.0"
-write_config physics $'mse = 1.0\namse = 0.05\ngrad_x = 0.1\ngrad_y = 0.1\nwind = true'
+write_config physics $'mse = 1.0\namse = 1.0\ngrad_x = 0.1\ngrad_y = 0.1\nwind = true'
 
 inits="2000-05-01..2000-05-20/24"
 for model in mse physics; do
@@ -120,7 +120,7 @@ step "report"
   echo "Data: \`fastnet synth\` (T42, 64 x 128, 500 hPa z, u, v, tracer t), trained on 2000-01-01..03-31,"
   echo "validated on April, forecasts from 20 init times 2000-05-01..20, 5 days. Models: hidden 64,"
   echo "4 processor layers, level-4 mesh, $steps steps each (the last fifth with 2-step rollouts)."
-  echo "\`mse\`: weighted MSE. \`physics\`: MSE + 0.05 AMSE + 0.1 (grad x + grad y) + wind speed/direction."
+  echo "\`mse\`: weighted MSE. \`physics\`: MSE + AMSE + 0.1 (grad x + grad y) + wind speed/direction."
   echo
   echo "## RMSE (WeatherBench2 \`rmse\`)"
   echo
@@ -135,9 +135,11 @@ step "report"
   echo
   echo "## Effective resolution"
   echo
-  echo "Smallest wavelength down to which the forecast's power stays within a factor 2 of the truth's (- = not even at l = 1):"
+  echo "Effective resolution: the smallest wavelength at which the forecast still holds half the truth's power"
+  echo "(- = nowhere). Small-scale power: forecast over truth power summed over l >= lmax/2; 1 keeps the"
+  echo "small scales, below 1 blurs them, above 1 adds noise."
   echo
-  grep 'effective resolution' "$out/effective_resolution.txt" | sed 's/^/- /'
+  grep -E 'effective resolution|small-scale power' "$out/effective_resolution.txt" | sed 's/^/- /'
   echo
   echo "## Plots"
   echo

@@ -108,31 +108,37 @@ pub fn zonal_band_mean(
 }
 
 /// The effective resolution of a forecast: the highest total wavenumber
-/// `l` up to which the forecast's power stays within a factor 2 of the
-/// truth's at every `1 <= l' <= l`, and its wavelength `2πR/l` in km
-/// (smaller is sharper).
+/// `l` at which the forecast still holds at least half the truth's power,
+/// and its wavelength `2πR/l` in km (smaller is sharper). It measures
+/// blurring: excess power (noise) does not lower it, and neither do
+/// sampling wobbles at the largest scales, which are not what a smooth
+/// forecast loses.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct EffectiveResolution {
     pub wavenumber: usize,
     pub wavelength_km: f64,
 }
 
-/// See [`EffectiveResolution`]. `None` when the power is already off by
-/// more than a factor 2 at `l = 1` or the spectra are shorter than 2.
-/// Wavenumbers where the truth has no power end the search.
+/// See [`EffectiveResolution`]. `None` when no `l >= 1` with truth power
+/// keeps half of it.
 pub fn effective_resolution(forecast: &[f64], truth: &[f64]) -> Option<EffectiveResolution> {
-    let mut last = None;
-    for l in 1..forecast.len().min(truth.len()) {
-        let ratio = forecast[l] / truth[l];
-        if !(truth[l] > 0.0 && (0.5..=2.0).contains(&ratio)) {
-            break;
-        }
-        last = Some(l);
-    }
-    last.map(|l| EffectiveResolution {
-        wavenumber: l,
-        wavelength_km: wavelength_km(l),
-    })
+    (1..forecast.len().min(truth.len()))
+        .rev()
+        .find(|&l| truth[l] > 0.0 && forecast[l] >= 0.5 * truth[l])
+        .map(|l| EffectiveResolution {
+            wavenumber: l,
+            wavelength_km: wavelength_km(l),
+        })
+}
+
+/// Forecast power over truth power, both summed over `l >= from`: 1 keeps
+/// the small scales, below 1 blurs them, above 1 adds noise. `None` when
+/// the truth has no power there.
+pub fn small_scale_power_ratio(forecast: &[f64], truth: &[f64], from: usize) -> Option<f64> {
+    let n = forecast.len().min(truth.len());
+    let t: f64 = truth.get(from..n)?.iter().sum();
+    let f: f64 = forecast[from.min(n)..n].iter().sum();
+    (t > 0.0).then(|| f / t)
 }
 
 #[cfg(test)]
@@ -187,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn effective_resolution_is_where_power_leaves_the_factor_two_band() {
+    fn effective_resolution_is_where_the_forecast_keeps_half_the_power() {
         let truth: Vec<f64> = (0..50).map(|l| 1.0 / (1.0 + l as f64).powi(3)).collect();
         // forecast loses power progressively: ratio exp(−(l/20)²) drops below ½ at l > 20·sqrt(ln 2) ≈ 16.65
         let fc: Vec<f64> = truth
@@ -199,7 +205,27 @@ mod tests {
         assert_eq!(r.wavenumber, 16);
         assert!((r.wavelength_km - 2.0 * std::f64::consts::PI * 6371.0 / 16.0).abs() < 1e-9);
         assert_eq!(effective_resolution(&truth, &truth).unwrap().wavenumber, 49);
-        let off: Vec<f64> = truth.iter().map(|t| t * 3.0).collect();
-        assert_eq!(effective_resolution(&off, &truth), None);
+        // excess power is not blurring; a forecast with a third of the power everywhere is
+        let loud: Vec<f64> = truth.iter().map(|t| t * 3.0).collect();
+        assert_eq!(effective_resolution(&loud, &truth).unwrap().wavenumber, 49);
+        let faint: Vec<f64> = truth.iter().map(|t| t / 3.0).collect();
+        assert_eq!(effective_resolution(&faint, &truth), None);
+        // a large-scale wobble at l = 1..3 does not hide the sharp small scales
+        let mut wobble = truth.clone();
+        wobble[1..4].iter_mut().for_each(|p| *p *= 0.1);
+        assert_eq!(
+            effective_resolution(&wobble, &truth).unwrap().wavenumber,
+            49
+        );
+    }
+
+    #[test]
+    fn small_scale_power_ratio_sums_the_upper_band() {
+        let truth = vec![5.0, 4.0, 3.0, 2.0, 1.0];
+        let fc = vec![50.0, 40.0, 1.5, 1.0, 0.5];
+        assert_eq!(small_scale_power_ratio(&fc, &truth, 2), Some(0.5));
+        assert_eq!(small_scale_power_ratio(&fc, &truth, 0), Some(93.0 / 15.0));
+        assert_eq!(small_scale_power_ratio(&fc, &truth, 5), None);
+        assert_eq!(small_scale_power_ratio(&fc, &[0.0; 5], 2), None);
     }
 }

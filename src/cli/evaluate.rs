@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use fastnet_data::Dataset;
-use fastnet_eval::spectra::effective_resolution;
+use fastnet_eval::spectra::{effective_resolution, small_scale_power_ratio};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
@@ -190,6 +190,10 @@ pub struct SpectrumEntry {
     pub models: Vec<(String, Vec<f64>)>,
     /// model -> effective resolution (km), see fastnet_eval::spectra.
     pub effective_resolution_km: Vec<(String, Option<f64>)>,
+    /// model -> forecast power over truth power summed over the upper half
+    /// of the wavenumbers (l >= lmax/2): 1 keeps the small scales, < 1 blurs.
+    #[serde(default)]
+    pub small_scale_power_ratio: Vec<(String, Option<f64>)>,
 }
 
 /// Splits `z500` into (`z`, Some(500)) and `t2m` into (`t2m`, None).
@@ -227,6 +231,7 @@ pub fn run_spectra(args: SpectraArgs) -> Result<()> {
                 truth: vec![],
                 models: vec![],
                 effective_resolution_km: vec![],
+                small_scale_power_ratio: vec![],
             };
             for (model, fc) in &files {
                 let l = fc
@@ -245,6 +250,8 @@ pub fn run_spectra(args: SpectraArgs) -> Result<()> {
                     model.clone(),
                     effective_resolution(&pf, &pt).map(|e| e.wavelength_km),
                 ));
+                let ratio = small_scale_power_ratio(&pf, &pt, pf.len() / 2);
+                entry.small_scale_power_ratio.push((model.clone(), ratio));
                 entry.models.push((model.clone(), pf));
                 if entry.truth.is_empty() {
                     entry.truth = pt;
@@ -277,6 +284,20 @@ pub fn run_spectra(args: SpectraArgs) -> Result<()> {
             e.variable,
             e.lead_hours,
             res.join(", ")
+        );
+        let ratios: Vec<String> = e
+            .small_scale_power_ratio
+            .iter()
+            .map(|(m, r)| match r {
+                Some(r) => format!("{m} {r:.2}"),
+                None => format!("{m} -"),
+            })
+            .collect();
+        println!(
+            "{} at {} h: small-scale power / truth (l >= lmax/2) {}",
+            e.variable,
+            e.lead_hours,
+            ratios.join(", ")
         );
     }
     println!("wrote {}", args.output.display());
