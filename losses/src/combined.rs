@@ -136,6 +136,10 @@ pub struct LossOutput {
     /// Per-channel values `[C]` of each channel-resolved term (unweighted),
     /// to find which channel went bad.
     pub per_channel: Vec<(&'static str, Vec<f64>)>,
+    /// The running AMSE normaliser `β_j` this evaluation used (when it is
+    /// switched on), to evaluate the same loss again with
+    /// [`CombinedLoss::forward_with_beta`].
+    pub amse_beta: Option<Vec<f64>>,
 }
 
 /// The combined loss.
@@ -221,7 +225,34 @@ impl CombinedLoss {
     /// `[batch, C, nlat, nlon]` (normalised units); updates the running
     /// AMSE normaliser when enabled.
     pub fn forward(&mut self, pred: &Tensor, target: &Tensor) -> Result<LossOutput> {
+        let mut running = self.running.take();
+        let out = self.evaluate(pred, target, running.as_mut(), None);
+        self.running = running;
+        out
+    }
+
+    /// The same loss as [`forward`](Self::forward) with the running AMSE
+    /// normaliser held at `beta` (as returned in [`LossOutput::amse_beta`])
+    /// and not updated: for evaluating one forecast step a second time, as
+    /// activation checkpointing does.
+    pub fn forward_with_beta(
+        &self,
+        pred: &Tensor,
+        target: &Tensor,
+        beta: Option<&[f64]>,
+    ) -> Result<LossOutput> {
+        self.evaluate(pred, target, None, beta)
+    }
+
+    fn evaluate(
+        &self,
+        pred: &Tensor,
+        target: &Tensor,
+        running: Option<&mut Vec<f64>>,
+        fixed_beta: Option<&[f64]>,
+    ) -> Result<LossOutput> {
         let c = &self.config;
+        let mut amse_beta = None;
         let mut total = Tensor::zeros([], (pred.kind(), pred.device()));
         let mut terms = Vec::new();
         let mut per_channel = Vec::new();
@@ -246,22 +277,31 @@ impl CombinedLoss {
             };
             let mut pc = amse_per_channel(sht, pred, target, c.amse_epsilon, gamma)?;
             per_channel.push(("amse", to_vec(&pc)));
-            if let Some(running) = &mut self.running {
-                let now = to_vec(&pc);
-                if running.is_empty() {
-                    *running = now;
-                } else {
-                    for (r, v) in running.iter_mut().zip(now) {
-                        *r = c.amse_running_decay * *r + (1.0 - c.amse_running_decay) * v;
+            let beta = match (running, fixed_beta) {
+                (_, Some(beta)) => Some(beta.to_vec()),
+                (Some(running), None) => {
+                    let now = to_vec(&pc);
+                    if running.is_empty() {
+                        *running = now;
+                    } else {
+                        for (r, v) in running.iter_mut().zip(now) {
+                            *r = c.amse_running_decay * *r + (1.0 - c.amse_running_decay) * v;
+                        }
                     }
+                    Some(
+                        running
+                            .iter()
+                            .map(|r| if *r > 0.0 { 1.0 / r } else { 1.0 })
+                            .collect::<Vec<f64>>(),
+                    )
                 }
-                let beta: Vec<f64> = running
-                    .iter()
-                    .map(|r| if *r > 0.0 { 1.0 / r } else { 1.0 })
-                    .collect();
+                (None, None) => None,
+            };
+            if let Some(beta) = beta {
                 pc *= Tensor::from_slice(&beta)
                     .to_kind(pred.kind())
                     .to_device(pred.device());
+                amse_beta = Some(beta);
             }
             let term = combine_channels(&pc, &self.ctx.channel_weights) * c.amse;
             terms.push(("amse", scalar(&term)));
@@ -294,6 +334,7 @@ impl CombinedLoss {
             total,
             terms,
             per_channel,
+            amse_beta,
         })
     }
 }
@@ -423,6 +464,20 @@ mod tests {
             (out.terms[0].1 - want).abs() < 1e-9 * want,
             "{} vs {want}",
             out.terms[0].1
+        );
+        // evaluating step 2 again with its β gives the same value and
+        // leaves the running mean where it was
+        let beta = out.amse_beta.clone().unwrap();
+        let again = loss.forward_with_beta(&y2, &x, Some(&beta)).unwrap();
+        assert_eq!(again.terms[0].1, out.terms[0].1);
+        assert_eq!(
+            loss.running.as_deref(),
+            Some(
+                &a1.iter()
+                    .zip(a2)
+                    .map(|(p, q)| 0.5 * p + 0.5 * q)
+                    .collect::<Vec<_>>()[..]
+            )
         );
     }
 

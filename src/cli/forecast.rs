@@ -9,6 +9,7 @@ use fastnet_data::Dataset;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::forecast::rollout::{forecast, load_checkpoint, reader_for, Method};
+use crate::model::Precision;
 use crate::train::trainer::parse_device;
 
 #[derive(Args)]
@@ -32,6 +33,10 @@ pub struct ForecastArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Arithmetic of the Linear layers: f32, or bf16 (mixed precision,
+    /// for GPUs).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
     /// Write the persistence baseline (the initial state at every lead) in
     /// the checkpoint's channels instead of running the model.
     #[arg(long)]
@@ -77,7 +82,8 @@ pub fn parse_inits(text: &str) -> Result<Vec<Timestamp>> {
 pub fn run(args: ForecastArgs) -> Result<()> {
     let inits = parse_inits(&args.init)?;
     let device = parse_device(&args.device)?;
-    let m = load_checkpoint(&args.checkpoint, device)?;
+    let mut m = load_checkpoint(&args.checkpoint, device)?;
+    m.model.set_precision(args.precision);
     let ds = Dataset::open(&args.data).context("opening the initial-state data")?;
     let reader = reader_for(&m, ds)?;
     let bar = ProgressBar::new((inits.len() * args.steps) as u64);

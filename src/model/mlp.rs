@@ -3,7 +3,7 @@
 //! `layers.4`) so reference state dicts load unchanged.
 
 use tch::nn::{self, Module};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 /// One input block of an MLP whose first layer acts on a concatenation.
 pub enum Part<'a> {
@@ -19,6 +19,20 @@ pub struct Mlp {
     second: nn::Linear,
     norm: Option<nn::LayerNorm>,
     in_dim: i64,
+    /// Kind the Linear layers compute in (`None`: the parameters' own,
+    /// f32). Mixed precision as autocast does it: inputs and weights are
+    /// cast for the matmul, its result comes back as f32, so bias,
+    /// activations, LayerNorm, aggregation and the gradients of the
+    /// (f32 master) weights stay in f32.
+    pub compute: Option<Kind>,
+}
+
+/// `x @ w^T` in `compute` precision, returned as f32.
+fn matmul_t(x: &Tensor, w: &Tensor, compute: Option<Kind>) -> Tensor {
+    match compute {
+        None => x.matmul(&w.tr()),
+        Some(k) => x.to_kind(k).matmul(&w.to_kind(k).tr()).to_kind(Kind::Float),
+    }
 }
 
 impl Mlp {
@@ -31,11 +45,23 @@ impl Mlp {
             norm: final_norm
                 .then(|| nn::layer_norm(&layers / "4", vec![out_dim], Default::default())),
             in_dim,
+            compute: None,
+        }
+    }
+
+    fn linear(&self, layer: &nn::Linear, x: &Tensor) -> Tensor {
+        if self.compute.is_none() {
+            return layer.forward(x);
+        }
+        let y = matmul_t(x, &layer.ws, self.compute);
+        match &layer.bs {
+            Some(b) => y + b,
+            None => y,
         }
     }
 
     fn tail(&self, h: Tensor) -> Tensor {
-        let y = self.second.forward(&h.relu());
+        let y = self.linear(&self.second, &h.relu());
         match &self.norm {
             Some(n) => n.forward(&y.relu()),
             None => y,
@@ -44,7 +70,7 @@ impl Mlp {
 
     /// `x` — `[..., in_dim]`; returns `[..., out_dim]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        self.tail(self.first.forward(x))
+        self.tail(self.linear(&self.first, x))
     }
 
     /// The MLP applied to the concatenation of `parts` along the feature
@@ -62,7 +88,7 @@ impl Mlp {
                 Part::Gathered(x, i) => (*x, Some(*i)),
             };
             let d = x.size().last().copied().unwrap_or(0);
-            let proj = x.matmul(&w.narrow(1, offset, d).tr());
+            let proj = matmul_t(x, &w.narrow(1, offset, d), self.compute);
             let proj = match index {
                 Some(i) => proj.index_select(-2, i),
                 None => proj,

@@ -62,6 +62,29 @@ impl ModelConfig {
     }
 }
 
+/// Arithmetic of the network's Linear layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    F32,
+    /// Mixed precision, autocast's policy: matmuls in bfloat16 (tensor
+    /// cores on CUDA), everything else — bias, activations, LayerNorm,
+    /// aggregation, residual, loss, master weights, optimiser — in f32.
+    /// Meant for GPUs; CPUs without bf16 units run it slower than f32.
+    Bf16,
+}
+
+impl Precision {
+    fn compute_kind(self) -> Option<Kind> {
+        match self {
+            Precision::F32 => None,
+            Precision::Bf16 => Some(Kind::BFloat16),
+        }
+    }
+}
+
 /// Graph buffer names, stored with the weights.
 pub const GRAPHS: [&str; 3] = ["encoder", "mesh", "decoder"];
 
@@ -278,6 +301,22 @@ impl FastNet {
         Ok(state + increment)
     }
 
+    /// Sets the arithmetic of every Linear layer (see [`Precision`]).
+    pub fn set_precision(&mut self, precision: Precision) {
+        let kind = precision.compute_kind();
+        let mut mlps = vec![&mut self.mesh_edge_embedder, &mut self.out_mlp];
+        for net in std::iter::once(&mut self.grid2mesh)
+            .chain(self.processor.iter_mut())
+            .chain(std::iter::once(&mut self.decoder))
+        {
+            mlps.push(&mut net.edge_mlp);
+            mlps.push(&mut net.target_mlp);
+        }
+        for m in mlps {
+            m.compute = kind;
+        }
+    }
+
     /// Number of trainable parameters.
     pub fn parameters(&self) -> i64 {
         let inet = |n: &InteractionNetwork| n.edge_mlp.parameters() + n.target_mlp.parameters();
@@ -349,6 +388,31 @@ mod tests {
         assert!(model
             .forward(&Tensor::zeros([1, 100, 8], (Kind::Float, Device::Cpu)))
             .is_err());
+    }
+
+    #[test]
+    fn bf16_matmuls_stay_close_to_f32_and_train_f32_weights() {
+        tch::manual_seed(1);
+        let (vs, mut model, _) = small();
+        let x = Tensor::randn([2, 2048, 8], (Kind::Float, Device::Cpu));
+        let full = model.forward(&x).unwrap();
+        model.set_precision(Precision::Bf16);
+        let mixed = model.forward(&x).unwrap();
+        assert_eq!(mixed.kind(), Kind::Float);
+        // bf16 keeps 8 significant bits: the result moves, but by about 2^-8
+        let rel = f64::try_from((&mixed - &full).norm() / full.norm()).unwrap();
+        assert!(rel > 1e-5 && rel < 2e-2, "relative difference {rel}");
+        mixed.square().mean(Kind::Float).backward();
+        for (name, w) in vs.trainable_variables().iter().enumerate() {
+            let g = w.grad();
+            assert_eq!((w.kind(), g.kind()), (Kind::Float, Kind::Float), "#{name}");
+            assert!(f64::try_from(g.abs().sum(Kind::Double))
+                .unwrap()
+                .is_finite());
+        }
+        model.set_precision(Precision::F32);
+        let back = model.forward(&x).unwrap();
+        assert!(f64::try_from((&back - &full).abs().max()).unwrap() == 0.0);
     }
 
     #[test]
