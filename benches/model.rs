@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use fastnet::model::{FastNet, GraphBuffers, ModelConfig};
 use fastnet::train::optim::{AdamW, OptimConfig};
+use fastnet::train::trainer::rollout_backward;
 use fastnet_mesh::{Graph, GraphConfig, Grid};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
@@ -153,6 +154,54 @@ fn run_case(i: usize) {
     let _ = graph_file(c, &graph);
 }
 
+/// Rollout training with and without activation checkpointing.
+const ROLLOUTS: [(usize, bool); 3] = [(4, false), (4, true), (8, true)];
+
+/// One training step through an `r`-step rollout on the larger case:
+/// prints `step_s peak_mb` (the second of two steps).
+fn run_rollout_case(r: usize, recompute: bool) {
+    let c = &CASES[1];
+    let grid = Grid::from_spec(c.grid).expect("grid");
+    let graph = Graph::build(&grid, &GraphConfig::fastnet(c.level)).expect("graph");
+    tch::manual_seed(0);
+    let vs = VarStore::new(Device::Cpu);
+    let cfg = ModelConfig {
+        hidden: c.hidden,
+        processor_layers: c.layers,
+        forecast_channels: FORECAST,
+        nonforecast_channels: CHANNELS - FORECAST,
+    };
+    let model = FastNet::new(&vs.root(), &cfg, &GraphBuffers::from_graph(&graph)).expect("model");
+    let params: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .collect();
+    let mut opt = AdamW::new(OptimConfig::default(), params);
+    let (n, ri) = (grid.len() as i64, r as i64);
+    let opts = (Kind::Float, Device::Cpu);
+    let x = Tensor::randn([1, n, CHANNELS], opts);
+    let forcings = Tensor::randn([ri, 1, n, CHANNELS - FORECAST], opts);
+    let targets = Tensor::randn([ri, 1, n, FORECAST], opts);
+    let mut last = f64::NAN;
+    for _ in 0..2 {
+        let t = Instant::now();
+        opt.zero_grad();
+        rollout_backward(
+            &model,
+            x.shallow_clone(),
+            &forcings,
+            &targets,
+            recompute,
+            &mut |y, target, _, _| Ok(((y - target).square().mean(Kind::Float) / ri as f64, None)),
+        )
+        .expect("rollout");
+        opt.step(1e-4);
+        last = t.elapsed().as_secs_f64();
+    }
+    println!("{last} {}", peak_mb());
+}
+
 fn python(c: &Case, graph: &Path, threads: i32) -> Option<serde_json::Value> {
     let py = std::env::var("FASTNET_PYTHON").ok()?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_model.py");
@@ -186,6 +235,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(p) = args.iter().position(|a| a == "--case") {
         run_case(args[p + 1].parse().expect("case"));
+        return;
+    }
+    if let Some(p) = args.iter().position(|a| a == "--rollout-case") {
+        let (r, recompute) = ROLLOUTS[args[p + 1].parse::<usize>().expect("case")];
+        run_rollout_case(r, recompute);
         return;
     }
     let threads = tch::get_num_threads();
@@ -246,4 +300,31 @@ fn main() {
         );
     }
     println!("ratio = fastnet step / PyTorch step (target <= 0.7); samples/s = 1 / step s");
+
+    println!(
+        "\nRollout training step, {} (activation checkpointing = train.recompute):",
+        CASES[1].name
+    );
+    println!(
+        "{:>8} {:>10} {:>10} {:>9}",
+        "rollout", "recompute", "step s", "peak MB"
+    );
+    for (i, (r, recompute)) in ROLLOUTS.iter().enumerate() {
+        let out = Command::new(&exe)
+            .args(["--rollout-case", &i.to_string()])
+            .output()
+            .expect("child");
+        let v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        if v.len() != 2 {
+            println!(
+                "{r:>8} {recompute:>10} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            continue;
+        }
+        println!("{r:>8} {recompute:>10} {:>10.3} {:>9.0}", v[0], v[1]);
+    }
 }

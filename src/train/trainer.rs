@@ -271,122 +271,63 @@ impl<'a> Trainer<'a> {
         )
     }
 
-    /// The loss of rollout step `k` (0-based) of `rollout`, its terms added
-    /// (divided by `rollout`) to `terms`; a non-finite term stops training
-    /// with the step, term and channel that went bad.
-    ///
-    /// `beta`: `None` evaluates the loss as training goes (updating its
-    /// running normaliser); `Some(b)` evaluates it again as it was, with
-    /// the normaliser `b` that evaluation returned.
-    fn step_loss(
-        &mut self,
-        y: &Tensor,
-        target: &Tensor,
-        (k, rollout): (usize, usize),
-        beta: Option<Option<&[f64]>>,
-        terms: &mut std::collections::BTreeMap<String, f64>,
-    ) -> Result<(Tensor, Option<Vec<f64>>)> {
-        let (y, target) = (self.to_bcyx(y), self.to_bcyx(target));
-        let out = match beta {
-            None => self.loss.forward(&y, &target)?,
-            Some(b) => self.loss.forward_with_beta(&y, &target, b)?,
-        };
-        for (name, v) in &out.terms {
-            if !v.is_finite() {
-                let channel = out
-                    .per_channel
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .and_then(|(_, vals)| vals.iter().position(|x| !x.is_finite()))
-                    .map(|c| {
-                        self.info
-                            .forecast_names
-                            .get(c)
-                            .cloned()
-                            .unwrap_or_else(|| format!("#{c}"))
-                    })
-                    .unwrap_or_else(|| "(all)".into());
-                bail!(
-                    "step {}: loss term `{name}` is {v} in channel `{channel}` at rollout step {}; training stopped, the last good checkpoint in {} is intact",
-                    self.step + 1,
-                    k + 1,
-                    self.section.checkpoint_dir.display()
-                );
-            }
-            *terms.entry(name.to_string()).or_insert(0.0) += v / rollout as f64;
-        }
-        Ok((out.total / rollout as f64, out.amse_beta))
-    }
-
     /// Rolls the model out over a batch, back-propagates the mean loss over
     /// the rollout steps into the parameters' gradients and returns it,
-    /// with each term summed over steps / R.
+    /// with each term summed over steps / R. A non-finite term stops
+    /// training with the step, term and channel that went bad.
     fn rollout_backward(
         &mut self,
         samples: &[Sample],
         rollout: usize,
     ) -> Result<(f64, std::collections::BTreeMap<String, f64>)> {
-        let (_, _, ch) = self.shapes();
-        let grid = (self.train.grid_shape().0 * self.train.grid_shape().1) as i64;
+        let (nlat, nlon, ch) = self.shapes();
         let (input, forcings, targets) =
-            stack(samples, grid, ch, rollout as i64, self.vs.device())?;
+            stack(samples, nlat * nlon, ch, rollout as i64, self.vs.device())?;
         let mut terms = std::collections::BTreeMap::new();
-        if !self.section.recompute {
-            let mut state = input;
-            let mut total = Tensor::zeros([], (Kind::Float, self.vs.device()));
-            for k in 0..rollout {
-                let y = self.model.forward(&state)?;
-                let (loss, _) =
-                    self.step_loss(&y, &targets.get(k as i64), (k, rollout), None, &mut terms)?;
-                total += loss;
-                if k + 1 < rollout {
-                    state = Tensor::cat(&[forcings.get(k as i64 + 1), y], 2);
-                }
-            }
-            total.backward();
-            return Ok((f64::try_from(&total)?, terms));
-        }
-        // Activation checkpointing: a forward pass without the graph keeps
-        // the input state of every step (and checks the losses in step
-        // order); then, last step first, each step is recomputed with its
-        // graph and back-propagated with the gradient that later steps sent
-        // to its output: d/dθ [L_k(y_k) + <y_k, g_k>], g_{k-1} = d/dx_k.
-        let mut states = vec![input];
-        let mut betas = Vec::new();
-        let mut total = 0.0;
-        {
-            let _guard = tch::no_grad_guard();
-            for k in 0..rollout {
-                let y = self.model.forward(&states[k])?;
-                let (loss, beta) =
-                    self.step_loss(&y, &targets.get(k as i64), (k, rollout), None, &mut terms)?;
-                betas.push(beta);
-                total += f64::try_from(&loss)?;
-                if k + 1 < rollout {
-                    states.push(Tensor::cat(&[forcings.get(k as i64 + 1), y], 2));
-                }
-            }
-        }
-        let (c_nf, c_f) = ch;
-        let mut upstream: Option<Tensor> = None;
-        for k in (0..rollout).rev() {
-            let x = states[k].detach().set_requires_grad(k > 0);
-            let y = self.model.forward(&x)?;
-            let (mut objective, _) = self.step_loss(
-                &y,
-                &targets.get(k as i64),
-                (k, rollout),
-                Some(betas[k].as_deref()),
-                &mut Default::default(),
-            )?;
-            if let Some(g) = upstream.take() {
-                objective += (&y * g).sum(Kind::Float);
-            }
-            objective.backward();
-            if k > 0 {
-                upstream = Some(x.grad().narrow(2, c_nf, c_f));
-            }
-        }
+        let (loss, info, dir) = (&mut self.loss, &self.info, &self.section.checkpoint_dir);
+        let step = self.step + 1;
+        let bcyx = |t: &Tensor| {
+            let s = t.size();
+            t.transpose(1, 2).reshape([s[0], s[2], nlat, nlon])
+        };
+        let total = rollout_backward(
+            &self.model,
+            input,
+            &forcings,
+            &targets,
+            self.section.recompute,
+            &mut |y, target, k, evaluation| {
+                let (y, target) = (bcyx(y), bcyx(target));
+                let Evaluation::Again(beta) = evaluation else {
+                    let out = loss.forward(&y, &target)?;
+                    for (name, v) in &out.terms {
+                        if !v.is_finite() {
+                            let channel = out
+                                .per_channel
+                                .iter()
+                                .find(|(n, _)| n == name)
+                                .and_then(|(_, vals)| vals.iter().position(|x| !x.is_finite()))
+                                .map(|c| {
+                                    info.forecast_names
+                                        .get(c)
+                                        .cloned()
+                                        .unwrap_or_else(|| format!("#{c}"))
+                                })
+                                .unwrap_or_else(|| "(all)".into());
+                            bail!(
+                                "step {step}: loss term `{name}` is {v} in channel `{channel}` at rollout step {}; training stopped, the last good checkpoint in {} is intact",
+                                k + 1,
+                                dir.display()
+                            );
+                        }
+                        *terms.entry(name.to_string()).or_insert(0.0) += v / rollout as f64;
+                    }
+                    return Ok((out.total / rollout as f64, out.amse_beta));
+                };
+                let out = loss.forward_with_beta(&y, &target, beta)?;
+                Ok((out.total / rollout as f64, out.amse_beta))
+            },
+        )?;
         Ok((total, terms))
     }
 
@@ -543,6 +484,93 @@ pub struct Setup<'a> {
     pub train: &'a dyn SampleSource,
     pub valid: Option<&'a dyn SampleSource>,
     pub info: RunInfo,
+}
+
+/// How [`rollout_backward`] asks for a rollout step's loss.
+pub enum Evaluation<'a> {
+    /// As training goes: a loss with state (the running AMSE normaliser)
+    /// advances it and returns the state it used.
+    First,
+    /// The same step again, with the state the first evaluation returned.
+    Again(Option<&'a [f64]>),
+}
+
+/// A rollout step's loss: `(prediction [B, G, C_f], target, step k,
+/// evaluation) -> (loss, state to replay it)`.
+pub type StepLoss<'a> =
+    dyn FnMut(&Tensor, &Tensor, usize, Evaluation) -> Result<(Tensor, Option<Vec<f64>>)> + 'a;
+
+/// Rolls `model` out `R` autoregressive steps from `input` `[B, G, C]`
+/// (non-forecast channels first) with `forcings` `[R, B, G, C_nf]` (step
+/// `k` is fed `forcings[k]` with the previous prediction) and `targets`
+/// `[R, B, G, C_f]`, back-propagates `Σ_k loss(y_k, targets[k], k)` into
+/// the parameters' gradients and returns its value.
+///
+/// With `recompute` (activation checkpointing), a forward pass without the
+/// autograd graph keeps only every step's input state and evaluates the
+/// losses in step order; then, last step first, each step is recomputed
+/// with its graph and back-propagated together with the gradient the
+/// later steps sent to its output, `∂/∂θ [L_k(y_k) + <y_k, g_k>]`, and
+/// `g_{k-1}` is read off its input. Memory is one step's activations
+/// whatever `R`; the gradients are the same.
+pub fn rollout_backward(
+    model: &FastNet,
+    input: Tensor,
+    forcings: &Tensor,
+    targets: &Tensor,
+    recompute: bool,
+    loss: &mut StepLoss<'_>,
+) -> Result<f64> {
+    let rollout = targets.size()[0] as usize;
+    let c_nf = forcings.size()[3];
+    let c_f = targets.size()[3];
+    if !recompute {
+        let mut state = input;
+        let mut total = Tensor::zeros([], (Kind::Float, state.device()));
+        for k in 0..rollout {
+            let y = model.forward(&state)?;
+            total += loss(&y, &targets.get(k as i64), k, Evaluation::First)?.0;
+            if k + 1 < rollout {
+                state = Tensor::cat(&[forcings.get(k as i64 + 1), y], 2);
+            }
+        }
+        total.backward();
+        return Ok(f64::try_from(&total)?);
+    }
+    let mut states = vec![input];
+    let mut replay = Vec::new();
+    let mut total = 0.0;
+    {
+        let _guard = tch::no_grad_guard();
+        for k in 0..rollout {
+            let y = model.forward(&states[k])?;
+            let (l, state) = loss(&y, &targets.get(k as i64), k, Evaluation::First)?;
+            replay.push(state);
+            total += f64::try_from(&l)?;
+            if k + 1 < rollout {
+                states.push(Tensor::cat(&[forcings.get(k as i64 + 1), y], 2));
+            }
+        }
+    }
+    let mut upstream: Option<Tensor> = None;
+    for k in (0..rollout).rev() {
+        let x = states[k].detach().set_requires_grad(k > 0);
+        let y = model.forward(&x)?;
+        let (mut objective, _) = loss(
+            &y,
+            &targets.get(k as i64),
+            k,
+            Evaluation::Again(replay[k].as_deref()),
+        )?;
+        if let Some(g) = upstream.take() {
+            objective += (&y * g).sum(Kind::Float);
+        }
+        objective.backward();
+        if k > 0 {
+            upstream = Some(x.grad().narrow(2, c_nf, c_f));
+        }
+    }
+    Ok(total)
 }
 
 /// Builds a trainer: seeds libtorch, creates the model in a fresh var
@@ -776,6 +804,9 @@ mod tests {
         let mut plain = setup(&src, &dir.join("a"), 1, 0);
         let mut recompute = setup(&src, &dir.join("b"), 1, 0);
         recompute.section.recompute = true;
+        // the same weights (other tests may draw from libtorch's global RNG
+        // between the two initialisations)
+        recompute.vs.copy(&plain.vs).unwrap();
         let samples = vec![src.get(3, 4).unwrap(), src.get(11, 4).unwrap()];
         let (la, ta) = plain.rollout_backward(&samples, 4).unwrap();
         let (lb, tb) = recompute.rollout_backward(&samples, 4).unwrap();
