@@ -80,14 +80,15 @@ pub fn run_cli(args: SynthArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
-            "wrote {} 6-hourly states {} .. {} in {} files to {}; kinetic-energy spectrum slope {:.2} (l = 17..{}), {:.0}% of it in eddies",
+            "wrote {} 6-hourly states {} .. {} in {} files to {}; kinetic-energy spectrum slope {} (time mean, l = {}..{}), {:.0}% of it in eddies",
             summary.times,
             summary.first,
             summary.last,
             summary.files.len(),
             args.output.display(),
-            summary.energy_slope,
-            3 * cfg.lmax / 4,
+            summary.energy_slope.map_or("-".into(), |s| format!("{s:.2}")),
+            summary.energy_slope_band.0,
+            summary.energy_slope_band.1,
             100.0 * summary.eddy_fraction
         );
     }
