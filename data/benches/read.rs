@@ -1,8 +1,11 @@
-//! Decoded read throughput and loader samples/s on a generated 1° grid with
-//! the 84 FastNet channels (int16 packed like ERA5, netCDF4, old CDS layout).
+//! Decoded read throughput and loader samples/s on a generated 1° (or any
+//! equiangular) grid with the 84 FastNet channels (int16 packed like ERA5,
+//! netCDF4, old CDS layout).
 //!
-//! `cargo bench -p fastnet-data --bench read [-- DIR TIMES]`; the fixture is
-//! written to DIR (default `$TMPDIR/fastnet-bench-1deg`) once and reused.
+//! `cargo bench -p fastnet-data --bench read [-- DIR TIMES RES]`; the
+//! fixture is written to DIR (default `$TMPDIR/fastnet-bench-1deg`) once and
+//! reused. RES in degrees (default 1; 0.25 is ERA5's native grid, about
+//! 150 MB of int16 per time).
 //! Compare with `scripts/bench_read.py DIR` (Python netCDF4 on the same files).
 
 use std::sync::Arc;
@@ -28,7 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("fastnet-bench-1deg"));
     let n: i64 = args.get(1).map_or(Ok(12), |s| s.parse())?;
-    let grid = Grid::equiangular_deg(1.0, true)?;
+    let res: f64 = args.get(2).map_or(Ok(1.0), |s| s.parse())?;
+    let grid = Grid::equiangular_deg(res, true)?;
     let t0 = parse_date("2020-01-01").ok_or("date")?;
     let ts: Vec<i64> = (0..n).map(|k| t0 + 6 * HOUR * k).collect();
     if !dir.join("era5_static.nc").exists() {

@@ -27,7 +27,7 @@ use super::config::TrainConfig;
 use super::era5::Era5Source;
 use super::source::SampleSource;
 use super::trainer::{build, parse_device, RunInfo, Setup};
-use crate::model::{GraphBuffers, ModelConfig};
+use crate::model::{GraphBuffers, ModelConfig, Precision};
 
 /// `[from, to]` from config strings; a bare date as `to` means the end of that day.
 pub fn period(range: &[String; 2], field: &str) -> Result<(Timestamp, Timestamp)> {
@@ -312,9 +312,20 @@ pub fn train(
         info,
     })?;
     on_event(Event::Info(format!(
-        "model: {} parameters on {device:?}",
-        trainer.model.parameters()
+        "model: {} parameters on {device:?}, {:?} matmuls{}",
+        trainer.model.parameters(),
+        cfg.train.precision,
+        if cfg.train.recompute {
+            ", activations recomputed in the backward pass"
+        } else {
+            ""
+        }
     )));
+    if cfg.train.precision == Precision::Bf16 && device == tch::Device::Cpu {
+        on_event(Event::Warning(
+            "train.precision = \"bf16\" on CPU: most CPUs run bf16 matmuls slower than f32; it is meant for GPUs".into(),
+        ));
+    }
     if resume && trainer.resume()? {
         on_event(Event::Info(format!(
             "resumed from step {} in {}",
