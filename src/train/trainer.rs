@@ -334,19 +334,16 @@ impl<'a> Trainer<'a> {
     /// One optimiser step (the `self.step + 1`-th).
     pub fn train_step(&mut self) -> Result<StepMetrics> {
         let t0 = Instant::now();
-        let rollout = self.section.rollout_at(self.step);
-        let n = self.train.len(rollout);
-        if n == 0 {
-            bail!("no training windows of {rollout} step(s) in the training period");
-        }
-        let idx = Sampler {
-            seed: self.section.seed,
-        }
-        .batch(self.step, self.section.batch_size, n);
-        let samples = idx
-            .iter()
-            .map(|&i| self.train.get(i, rollout))
-            .collect::<Result<Vec<_>>>()?;
+        let batch = fetch_batch(self.train, &self.section, self.step)?;
+        self.train_on(batch, t0)
+    }
+
+    /// One optimiser step on a fetched batch; samples/s counted from `t0`.
+    fn train_on(
+        &mut self,
+        (rollout, samples): (usize, Vec<Sample>),
+        t0: Instant,
+    ) -> Result<StepMetrics> {
         self.optimizer.zero_grad();
         let (total, terms) = self.rollout_backward(&samples, rollout)?;
         let lr = self.optimizer.config.lr_at(self.step, self.section.steps);
@@ -423,35 +420,60 @@ impl<'a> Trainer<'a> {
     ) -> Result<Option<PathBuf>> {
         let mut metrics = open_append(&self.section.metrics)?;
         let mut last_ckpt = None;
-        while self.step < self.section.steps {
-            if self.stop.load(Ordering::SeqCst) {
-                let p = self.checkpoint()?;
-                writeln!(
-                    metrics,
-                    "{}",
-                    serde_json::json!({ "step": self.step, "event": "interrupted", "checkpoint": p })
-                )?;
-                return Ok(Some(p));
-            }
-            let m = self.train_step()?;
-            writeln!(metrics, "{}", serde_json::to_string(&m)?)?;
-            let mut valid = None;
-            if self.section.valid_interval > 0 && self.step % self.section.valid_interval == 0 {
-                valid = self.validate()?;
-                if let Some(v) = &valid {
+        // The next step's batch is read on a background thread while this
+        // step computes; batches depend only on the step, so the run (and a
+        // resumed one) trains on exactly what the synchronous loop would.
+        let (src, section) = (self.train, self.section.clone());
+        std::thread::scope(|scope| -> Result<()> {
+            let prefetch = |step: u64| {
+                let section = &section;
+                scope.spawn(move || fetch_batch(src, section, step))
+            };
+            let mut next = (self.step < self.section.steps).then(|| prefetch(self.step));
+            while self.step < self.section.steps {
+                if self.stop.load(Ordering::SeqCst) {
+                    let p = self.checkpoint()?;
                     writeln!(
                         metrics,
                         "{}",
-                        serde_json::json!({ "step": self.step, "valid_rmse": v })
+                        serde_json::json!({ "step": self.step, "event": "interrupted", "checkpoint": p })
                     )?;
+                    last_ckpt = Some(p);
+                    return Ok(());
                 }
+                let t0 = Instant::now();
+                let batch = next
+                    .take()
+                    .context("no batch prefetched")?
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the data thread panicked"))??;
+                if self.step + 1 < self.section.steps {
+                    next = Some(prefetch(self.step + 1));
+                }
+                let m = self.train_on(batch, t0)?;
+                writeln!(metrics, "{}", serde_json::to_string(&m)?)?;
+                let mut valid = None;
+                if self.section.valid_interval > 0 && self.step % self.section.valid_interval == 0 {
+                    valid = self.validate()?;
+                    if let Some(v) = &valid {
+                        writeln!(
+                            metrics,
+                            "{}",
+                            serde_json::json!({ "step": self.step, "valid_rmse": v })
+                        )?;
+                    }
+                }
+                if self.section.checkpoint_interval > 0
+                    && self.step % self.section.checkpoint_interval == 0
+                {
+                    last_ckpt = Some(self.checkpoint()?);
+                }
+                on_step(&m, valid.as_ref());
             }
-            if self.section.checkpoint_interval > 0
-                && self.step % self.section.checkpoint_interval == 0
-            {
-                last_ckpt = Some(self.checkpoint()?);
-            }
-            on_step(&m, valid.as_ref());
+            Ok(())
+        })?;
+        if self.stop.load(Ordering::SeqCst) && self.step < self.section.steps {
+            return Ok(last_ckpt);
         }
         if last_ckpt
             .as_ref()
@@ -484,6 +506,26 @@ pub struct Setup<'a> {
     pub train: &'a dyn SampleSource,
     pub valid: Option<&'a dyn SampleSource>,
     pub info: RunInfo,
+}
+
+/// The batch of training step `step` (0-based): its rollout length and
+/// samples, the same for a given seed and step however the run got there.
+fn fetch_batch(
+    src: &dyn SampleSource,
+    section: &TrainSection,
+    step: u64,
+) -> Result<(usize, Vec<Sample>)> {
+    let rollout = section.rollout_at(step);
+    let n = src.len(rollout);
+    if n == 0 {
+        bail!("no training windows of {rollout} step(s) in the training period");
+    }
+    let idx = Sampler { seed: section.seed }.batch(step, section.batch_size, n);
+    let samples = idx
+        .iter()
+        .map(|&i| src.get(i, rollout))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((rollout, samples))
 }
 
 /// How [`rollout_backward`] asks for a rollout step's loss.
@@ -827,6 +869,44 @@ mod tests {
         // the gradient reaches the first step's weights only through the
         // hand-carried state gradients: a missing chain would show here
         assert!(compared > 10);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_stop_request_checkpoints_the_completed_steps_and_returns() {
+        let src = Advection {
+            times: 30,
+            bad: false,
+        };
+        let dir = tmp("stop");
+        let mut t = setup(&src, &dir, 10, 0);
+        let stop = t.stop.clone();
+        let ckpt = t
+            .run(&mut |m, _| {
+                if m.step == 3 {
+                    stop.store(true, Ordering::SeqCst); // what Ctrl-C does
+                }
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.step, 3);
+        assert!(
+            ckpt.to_string_lossy().contains("00000003"),
+            "{}",
+            ckpt.display()
+        );
+        let saved: Vec<u64> = checkpoint::list(&dir.join("ckpt"))
+            .unwrap()
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(saved, [3]);
+        let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        assert!(
+            lines.lines().last().unwrap().contains("\"interrupted\""),
+            "{lines}"
+        );
+        assert_eq!(lines.lines().filter(|l| l.contains("\"loss\"")).count(), 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
