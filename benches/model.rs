@@ -34,7 +34,7 @@ const CASES: [Case; 2] = [
         level: 4,
         hidden: 64,
         layers: 2,
-        reps: 5,
+        reps: 21,
     },
     Case {
         name: "1° L5 h128 x4",
