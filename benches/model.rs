@@ -97,8 +97,16 @@ fn graph_file(c: &Case, g: &Graph) -> PathBuf {
     p
 }
 
-fn run_case(i: usize) {
-    let c = &CASES[i];
+/// A case's grid, graph, seeded model and optimiser.
+struct Setup {
+    grid: Grid,
+    graph: Graph,
+    _vs: VarStore,
+    model: FastNet,
+    opt: AdamW,
+}
+
+fn setup(c: &Case) -> Setup {
     let grid = Grid::from_spec(c.grid).expect("grid");
     let graph = Graph::build(&grid, &GraphConfig::fastnet(c.level)).expect("graph");
     tch::manual_seed(0);
@@ -115,7 +123,25 @@ fn run_case(i: usize) {
         .into_iter()
         .filter(|(_, t)| t.requires_grad())
         .collect();
-    let mut opt = AdamW::new(OptimConfig::default(), params);
+    let opt = AdamW::new(OptimConfig::default(), params);
+    Setup {
+        grid,
+        graph,
+        _vs: vs,
+        model,
+        opt,
+    }
+}
+
+fn run_case(i: usize) {
+    let c = &CASES[i];
+    let Setup {
+        grid,
+        graph,
+        model,
+        mut opt,
+        ..
+    } = setup(c);
     let n = grid.len() as i64;
     let x = Tensor::randn([1, n, CHANNELS], (Kind::Float, Device::Cpu));
     let y = Tensor::randn([1, n, FORECAST], (Kind::Float, Device::Cpu));
@@ -160,24 +186,12 @@ const ROLLOUTS: [(usize, bool); 3] = [(4, false), (4, true), (8, true)];
 /// One training step through an `r`-step rollout on the larger case:
 /// prints `step_s peak_mb` (the second of two steps).
 fn run_rollout_case(r: usize, recompute: bool) {
-    let c = &CASES[1];
-    let grid = Grid::from_spec(c.grid).expect("grid");
-    let graph = Graph::build(&grid, &GraphConfig::fastnet(c.level)).expect("graph");
-    tch::manual_seed(0);
-    let vs = VarStore::new(Device::Cpu);
-    let cfg = ModelConfig {
-        hidden: c.hidden,
-        processor_layers: c.layers,
-        forecast_channels: FORECAST,
-        nonforecast_channels: CHANNELS - FORECAST,
-    };
-    let model = FastNet::new(&vs.root(), &cfg, &GraphBuffers::from_graph(&graph)).expect("model");
-    let params: Vec<(String, Tensor)> = vs
-        .variables()
-        .into_iter()
-        .filter(|(_, t)| t.requires_grad())
-        .collect();
-    let mut opt = AdamW::new(OptimConfig::default(), params);
+    let Setup {
+        grid,
+        model,
+        mut opt,
+        ..
+    } = setup(&CASES[1]);
     let (n, ri) = (grid.len() as i64, r as i64);
     let opts = (Kind::Float, Device::Cpu);
     let x = Tensor::randn([1, n, CHANNELS], opts);

@@ -1,6 +1,7 @@
 //! `fastnet data inspect` and `fastnet stats` on generated ERA5 files.
 
-use std::process::Command;
+mod common;
+use common::fastnet;
 
 use fastnet_data::fixture::{scratch_dir, values, write_synthetic};
 use fastnet_data::stats::Stats;
@@ -8,13 +9,6 @@ use fastnet_data::writer::{write_era5, VarData, WriteOptions};
 use fastnet_mesh::Grid;
 
 const T0: i64 = 1_577_836_800; // 2020-01-01T00:00Z
-
-fn fastnet(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fastnet"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn inspect_and_stats_on_a_folder() {

@@ -3,24 +3,12 @@
 //! physics-aware losses (2-step rollouts, activation checkpointing) ->
 //! 2-step forecasts -> eval -> spectra -> one plot.
 
+mod common;
+use common::ok;
+
 use std::path::Path;
-use std::process::Command;
 
 use fastnet_data::fixture::scratch_dir;
-
-fn ok(args: &[&str]) -> String {
-    let r = Command::new(env!("CARGO_BIN_EXE_fastnet"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        r.status.success(),
-        "fastnet {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&r.stdout),
-        String::from_utf8_lossy(&r.stderr)
-    );
-    String::from_utf8_lossy(&r.stdout).into_owned()
-}
 
 #[test]
 fn synth_train_forecast_eval_spectra_plot() {

@@ -1,8 +1,10 @@
 //! `fastnet eval`, `spectra` and `plot` on a generated truth and a forecast
 //! with known errors.
 
+mod common;
+use common::fastnet;
+
 use std::path::Path;
-use std::process::Command;
 
 use fastnet::forecast::file::{vars_of, ForecastLayout, ForecastWriter};
 use fastnet_data::channels::ChannelSet;
@@ -11,13 +13,6 @@ use fastnet_data::writer::WriteOptions;
 use fastnet_mesh::Grid;
 
 const T0: i64 = 1_577_836_800;
-
-fn fastnet(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fastnet"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn forecast(path: &Path, grid: &Grid, offset: f32) {
     let set =

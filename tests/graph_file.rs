@@ -2,8 +2,10 @@
 //! reference model's buffer names and dtypes, and the CLI refuses bad input
 //! with one clear line and no output file.
 
+mod common;
+use common::fastnet;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 use fastnet_mesh::{Graph, GraphConfig, Grid};
 use tch::{Kind, Tensor};
@@ -60,13 +62,6 @@ fn libtorch_reads_the_graph_buffers_by_name() {
     assert_eq!(dec.select(1, 1).max().int64_value(&[]), 32 * 64 - 1);
     assert_eq!(dec.select(1, 0).max().int64_value(&[]), 161);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn fastnet(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fastnet"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -1,32 +1,16 @@
 //! The whole product from the command line on generated ERA5-layout data:
 //! stats -> train -> forecast -> eval.
 
+mod common;
+use common::{fastnet, ok};
+
 use std::path::Path;
-use std::process::Command;
 
 use fastnet_data::fixture::{scratch_dir, write_synthetic};
 use fastnet_data::writer::WriteOptions;
 use fastnet_mesh::Grid;
 
 const T0: i64 = 1_577_836_800; // 2020-01-01
-
-fn fastnet(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fastnet"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let r = fastnet(args);
-    assert!(
-        r.status.success(),
-        "fastnet {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&r.stdout),
-        String::from_utf8_lossy(&r.stderr)
-    );
-    String::from_utf8_lossy(&r.stdout).into_owned()
-}
 
 #[test]
 fn stats_train_forecast_eval() {
