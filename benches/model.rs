@@ -245,6 +245,24 @@ fn python(c: &Case, graph: &Path, threads: i32) -> Option<serde_json::Value> {
     serde_json::from_slice(&out.stdout).ok()
 }
 
+/// Runs case `i` of `flag` in a child process (peak memory is per
+/// process) and returns the `n` numbers it prints, or its error output.
+fn child(flag: &str, i: usize, n: usize) -> Result<Vec<f64>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .args([flag, &i.to_string()])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    if v.len() != n {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(v)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(p) = args.iter().position(|a| a == "--case") {
@@ -274,24 +292,14 @@ fn main() {
         "torch MB",
         "ratio"
     );
-    let exe = std::env::current_exe().expect("own path");
     for (i, c) in CASES.iter().enumerate() {
-        let out = Command::new(&exe)
-            .args(["--case", &i.to_string()])
-            .output()
-            .expect("child");
-        let v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        if v.len() != 5 {
-            println!(
-                "{:<16} failed: {}",
-                c.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            continue;
-        }
+        let v = match child("--case", i, 5) {
+            Ok(v) => v,
+            Err(e) => {
+                println!("{:<16} failed: {e}", c.name);
+                continue;
+            }
+        };
         let graph = std::env::temp_dir().join(format!(
             "fastnet-bench-{}-l{}.safetensors",
             c.grid.replace(':', "-"),
@@ -324,21 +332,13 @@ fn main() {
         "rollout", "recompute", "step s", "peak MB"
     );
     for (i, (r, recompute)) in ROLLOUTS.iter().enumerate() {
-        let out = Command::new(&exe)
-            .args(["--rollout-case", &i.to_string()])
-            .output()
-            .expect("child");
-        let v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        if v.len() != 2 {
-            println!(
-                "{r:>8} {recompute:>10} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            continue;
-        }
+        let v = match child("--rollout-case", i, 2) {
+            Ok(v) => v,
+            Err(e) => {
+                println!("{r:>8} {recompute:>10} failed: {e}");
+                continue;
+            }
+        };
         println!("{r:>8} {recompute:>10} {:>10.3} {:>9.0}", v[0], v[1]);
     }
 }
