@@ -207,12 +207,23 @@ mod tests {
             [train]
             steps = 10
             curriculum = [{ from_step = 0, rollout = 1 }, { from_step = 5, rollout = 3 }]
+            precision = "bf16"
+            recompute = true
             "#,
         )
         .unwrap();
         c.validate().unwrap();
         assert_eq!((c.loss.amse, c.train.steps, c.model.hidden), (0.5, 10, 768));
         assert_eq!(c.train.rollout_at(7), 3);
+        assert_eq!(
+            (c.train.precision, c.train.recompute),
+            (crate::model::Precision::Bf16, true)
+        );
+        let fp8 = toml::from_str::<TrainConfig>(
+            "[data]\npaths=[]\nstats='s'\ntrain=['a','b']\n[train]\nprecision='fp8'\n",
+        );
+        let e = fp8.unwrap_err().to_string();
+        assert!(e.contains("fp8") && e.contains("bf16"), "{e}");
         assert_eq!(c.graph.build_config().mesh_level, 3);
         assert_eq!(
             c.graph.build_config().grid_to_mesh,
