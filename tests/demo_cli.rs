@@ -4,7 +4,7 @@
 //! 2-step forecasts -> eval -> spectra -> one plot.
 
 mod common;
-use common::ok;
+use common::{fastnet, ok};
 
 use std::path::Path;
 
@@ -117,8 +117,24 @@ checkpoint_interval = 3
         ),
     )
     .unwrap();
-    let out = ok(&["train", "--config", &s(&config)]);
-    assert!(out.contains("trained to step 6"), "{out}");
+    let r = fastnet(&["train", "--config", &s(&config)]);
+    let (out, log) = (
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr),
+    );
+    assert!(
+        r.status.success() && out.contains("trained to step 6"),
+        "{out}\n{log}"
+    );
+    // without a terminal the progress goes to the log, line by line
+    for line in [
+        "training windows",
+        "activations recomputed",
+        "step 3: valid RMSE",
+        "step 6/6: loss",
+    ] {
+        assert!(log.contains(line), "{line:?} missing from the log:\n{log}");
+    }
     let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     let train_line = metrics.lines().rfind(|l| l.contains("\"terms\"")).unwrap();
     let last: serde_json::Value = serde_json::from_str(train_line).unwrap();

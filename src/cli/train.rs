@@ -28,10 +28,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .expect("static template"),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
+    // Without a terminal (a batch job's log file) the bar is hidden and
+    // would swallow its println lines: print them, and a progress line
+    // every twentieth of the run, to stderr instead.
+    let logging = bar.is_hidden();
+    let say = |s: String| {
+        if logging {
+            eprintln!("{s}");
+        } else {
+            bar.println(s);
+        }
+    };
+    let every = (cfg.train.steps / 20).max(1);
     let mut last = None;
     let ckpt = train(&cfg, args.resume, &mut |e| match e {
-        Event::Info(s) => bar.println(s),
-        Event::Warning(s) => bar.println(format!("warning: {s}")),
+        Event::Info(s) => say(s),
+        Event::Warning(s) => say(format!("warning: {s}")),
         Event::Step {
             metrics,
             valid,
@@ -42,17 +54,24 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 bar.set_position(start);
             }
             bar.set_position(metrics.step);
-            bar.set_message(format!(
+            let status = format!(
                 "loss {:.4}  lr {:.2e}  R={}  {:.1} samples/s",
                 metrics.loss, metrics.lr, metrics.rollout, metrics.samples_per_s
-            ));
+            );
+            if logging && (metrics.step % every == 0 || metrics.step == cfg.train.steps) {
+                say(format!(
+                    "step {}/{}: {status}",
+                    metrics.step, cfg.train.steps
+                ));
+            }
+            bar.set_message(status);
             if let Some(v) = valid {
                 let parts: Vec<String> = v
                     .iter()
                     .take(6)
                     .map(|(k, x)| format!("{k} {x:.3}"))
                     .collect();
-                bar.println(format!(
+                say(format!(
                     "step {}: valid RMSE {}{}",
                     metrics.step,
                     parts.join(", "),
