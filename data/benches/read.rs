@@ -11,13 +11,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use fastnet_data::channels::{ChannelSet, Source, FASTNET_LEVELS};
+use fastnet_data::channels::{ChannelSet, Source};
 use fastnet_data::features::FeatureReader;
-use fastnet_data::fixture::{value, write_synthetic};
+use fastnet_data::fixture::write_fastnet_fixture;
 use fastnet_data::loader::{Loader, LoaderConfig};
 use fastnet_data::sample::{windows, Normaliser, WindowConfig};
 use fastnet_data::time::{parse_date, HOUR};
-use fastnet_data::writer::{write_era5, Encoding, VarData, WriteOptions};
+use fastnet_data::writer::WriteOptions;
 use fastnet_data::Dataset;
 use fastnet_mesh::Grid;
 
@@ -38,60 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !dir.join("era5_static.nc").exists() {
         std::fs::create_dir_all(&dir)?;
         let start = Instant::now();
-        let opts = WriteOptions::old_cds();
-        write_synthetic(
-            &dir.join("era5_pl.nc"),
-            &grid,
-            &ts,
-            &["z", "q", "t", "u", "v"],
-            &FASTNET_LEVELS,
-            &opts,
-        )?;
-        write_synthetic(
-            &dir.join("era5_sfc.nc"),
-            &grid,
-            &ts,
-            &["u10", "v10", "d2m", "t2m", "msl", "skt", "sp"],
-            &[],
-            &opts,
-        )?;
-        let pts = grid.point_lat_lon();
-        let var = |name: &str, units: &str| VarData {
-            name: name.into(),
-            units: units.into(),
-            levels: None,
-            values: pts
-                .iter()
-                .map(|&(la, lo)| {
-                    value(
-                        if name == "z" {
-                            "orography_source"
-                        } else {
-                            name
-                        },
-                        0,
-                        0,
-                        la,
-                        lo,
-                    )
-                })
-                .collect(),
-        };
-        write_era5(
-            &dir.join("era5_static.nc"),
-            &grid,
-            &ts[..1],
-            &[
-                var("lsm", "(0 - 1)"),
-                var("z", "m**2 s**-2"),
-                var("sdor", "m"),
-                var("slor", "~"),
-            ],
-            &WriteOptions {
-                encoding: Encoding::Float32,
-                ..WriteOptions::old_cds()
-            },
-        )?;
+        write_fastnet_fixture(&dir, &grid, &ts, &WriteOptions::old_cds())?;
         println!(
             "fixture: {} times on {} written in {:.1} s to {}",
             n,

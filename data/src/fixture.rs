@@ -7,9 +7,10 @@ use std::path::Path;
 use fastnet_mesh::Grid;
 
 use crate::catalogue;
+use crate::channels::FASTNET_LEVELS;
 use crate::error::Result;
 use crate::time::Timestamp;
-use crate::writer::{write_era5, VarData, WriteOptions};
+use crate::writer::{write_era5, Encoding, VarData, WriteOptions};
 
 /// Value of the synthetic field `var` at `level` hPa (0 for surface),
 /// time `t`, latitude / longitude in degrees: a variable-dependent base plus
@@ -93,6 +94,81 @@ pub fn write_synthetic(
 
 /// A fresh, empty scratch folder under the system temp dir, unique per
 /// `name` and process.
+/// Writes the time-invariant fields `names` (of `lsm`, `z` — surface
+/// geopotential, whose orography follows the field `orography_source` —
+/// `sdor`, `slor`) at time `t`, as float32 in the old CDS layout.
+pub fn write_static(path: &Path, grid: &Grid, t: Timestamp, names: &[&str]) -> Result<()> {
+    let pts = grid.point_lat_lon();
+    let vars: Vec<VarData> = names
+        .iter()
+        .map(|&name| VarData {
+            name: name.into(),
+            units: match name {
+                "lsm" => "(0 - 1)",
+                "z" => "m**2 s**-2",
+                "sdor" => "m",
+                _ => "~",
+            }
+            .into(),
+            levels: None,
+            values: pts
+                .iter()
+                .map(|&(la, lo)| {
+                    let source = if name == "z" {
+                        "orography_source"
+                    } else {
+                        name
+                    };
+                    value(source, 0, 0, la, lo)
+                })
+                .collect(),
+        })
+        .collect();
+    write_era5(
+        path,
+        grid,
+        &[t],
+        &vars,
+        &WriteOptions {
+            encoding: Encoding::Float32,
+            ..WriteOptions::old_cds()
+        },
+    )
+}
+
+/// FastNet's ERA5 inputs in `dir`: `era5_pl.nc` (z, q, t, u, v on the 13
+/// levels), `era5_sfc.nc` (the seven surface fields), both in `opts`'
+/// layout, and `era5_static.nc` (lsm, z, sdor, slor).
+pub fn write_fastnet_fixture(
+    dir: &Path,
+    grid: &Grid,
+    times: &[Timestamp],
+    opts: &WriteOptions,
+) -> Result<()> {
+    write_synthetic(
+        &dir.join("era5_pl.nc"),
+        grid,
+        times,
+        &["z", "q", "t", "u", "v"],
+        &FASTNET_LEVELS,
+        opts,
+    )?;
+    write_synthetic(
+        &dir.join("era5_sfc.nc"),
+        grid,
+        times,
+        &["u10", "v10", "d2m", "t2m", "msl", "skt", "sp"],
+        &[],
+        opts,
+    )?;
+    write_static(
+        &dir.join("era5_static.nc"),
+        grid,
+        times.first().copied().unwrap_or(0),
+        &["lsm", "z", "sdor", "slor"],
+    )
+}
+
 pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("fastnet-data-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

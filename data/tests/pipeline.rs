@@ -4,11 +4,11 @@ use std::path::Path;
 
 use fastnet_data::channels::ChannelSet;
 use fastnet_data::features::FeatureReader;
-use fastnet_data::fixture::{scratch_dir, value, write_synthetic};
+use fastnet_data::fixture::{scratch_dir, value, write_static, write_synthetic};
 use fastnet_data::forcings::toa_hour_integrated_j_m2;
 use fastnet_data::stats::{self, Moments, Stats};
 use fastnet_data::time::{parse_date, HOUR};
-use fastnet_data::writer::{write_era5, Encoding, VarData, WriteOptions};
+use fastnet_data::writer::WriteOptions;
 use fastnet_data::{DataError, Dataset};
 use fastnet_mesh::Grid;
 
@@ -30,45 +30,7 @@ pub fn make_data(dir: &Path, grid: &Grid, n: usize) -> Vec<i64> {
         &WriteOptions::new_cds(),
     )
     .unwrap();
-    let field = |name: &str| -> Vec<f32> {
-        grid.point_lat_lon()
-            .iter()
-            .map(|&(la, lo)| {
-                value(
-                    if name == "z" {
-                        "orography_source"
-                    } else {
-                        name
-                    },
-                    0,
-                    0,
-                    la,
-                    lo,
-                )
-            })
-            .collect()
-    };
-    let var = |name: &str, units: &str| VarData {
-        name: name.into(),
-        units: units.into(),
-        levels: None,
-        values: field(name),
-    };
-    write_era5(
-        &dir.join("static.nc"),
-        grid,
-        &ts[..1],
-        &[
-            var("lsm", "(0 - 1)"),
-            var("z", "m**2 s**-2"),
-            var("slor", "~"),
-        ],
-        &WriteOptions {
-            encoding: Encoding::Float32,
-            ..opts
-        },
-    )
-    .unwrap();
+    write_static(&dir.join("static.nc"), grid, ts[0], &["lsm", "z", "slor"]).unwrap();
     ts
 }
 
