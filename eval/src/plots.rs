@@ -49,6 +49,22 @@ fn plot_err(e: impl std::fmt::Display) -> EvalError {
     EvalError::Plot(e.to_string())
 }
 
+/// Draws the series labels of `chart` in a framed, almost opaque box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, font_size))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)
+}
+
 /// Colour of the `i`-th line: black for the first (the truth, by
 /// convention), then a qualitative palette.
 fn line_colour(i: usize) -> RGBColor {
@@ -222,14 +238,7 @@ fn draw_spectra<DB: DrawingBackend>(
                     PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(width))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerLeft, 15)?;
     }
     Ok(())
 }
@@ -304,14 +313,7 @@ fn draw_lead_time<DB: DrawingBackend>(
                     PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft, 15)?;
     }
     Ok(())
 }
@@ -473,14 +475,7 @@ fn draw_maps<DB: DrawingBackend>(
                 .map_err(plot_err)?
                 .label("coastline (lsm = 0.5)")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerLeft)
-                .label_font((FONT, 13))
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(plot_err)?;
+            legend(&mut chart, SeriesLabelPosition::LowerLeft, 13)?;
         }
         // colour bar
         let mut bar = ChartBuilder::on(&bar_area)
