@@ -407,46 +407,31 @@ mod tests {
         let _serial = crate::netcdf_serial();
         let dir = scratch_dir("scoring-bad");
         let (_, fc) = setup(&dir);
-        let other = dir.join("other.nc");
-        let grid = Grid::from_spec("latlon:30").unwrap();
-        write_synthetic(
-            &other,
-            &grid,
-            &[T0],
-            &["t"],
-            &[850],
-            &WriteOptions::new_cds(),
-        )
-        .unwrap();
-        let e = evaluate(
-            "m",
-            &fc,
-            &Dataset::open(&[&other]).unwrap(),
-            None,
-            &mut |_, _| {},
-        )
-        .unwrap_err()
-        .to_string();
+        // truth with only t850, on `spec`: the error `evaluate` gives
+        let error_with = |name: &str, spec: &str| {
+            let truth = dir.join(name);
+            write_synthetic(
+                &truth,
+                &Grid::from_spec(spec).unwrap(),
+                &[T0],
+                &["t"],
+                &[850],
+                &WriteOptions::new_cds(),
+            )
+            .unwrap();
+            evaluate(
+                "m",
+                &fc,
+                &Dataset::open(&[&truth]).unwrap(),
+                None,
+                &mut |_, _| {},
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = error_with("other.nc", "latlon:30");
         assert!(e.contains("grid") && e.contains("10° lat-lon"), "{e}");
-        let only_t = dir.join("only_t.nc");
-        write_synthetic(
-            &only_t,
-            &Grid::from_spec("latlon:10").unwrap(),
-            &[T0],
-            &["t"],
-            &[850],
-            &WriteOptions::new_cds(),
-        )
-        .unwrap();
-        let e = evaluate(
-            "m",
-            &fc,
-            &Dataset::open(&[&only_t]).unwrap(),
-            None,
-            &mut |_, _| {},
-        )
-        .unwrap_err()
-        .to_string();
+        let e = error_with("only_t.nc", "latlon:10");
         assert!(
             e.contains("u850") && e.contains("missing from the truth"),
             "{e}"
