@@ -392,17 +392,29 @@ mod tests {
 
     #[test]
     fn bf16_matmuls_stay_close_to_f32_and_train_f32_weights() {
-        tch::manual_seed(1);
         let (vs, mut model, _) = small();
-        let x = Tensor::randn([2, 2048, 8], (Kind::Float, Device::Cpu));
+        // weights and input from fixed patterns, not libtorch's global RNG,
+        // which the tests running in parallel draw from in any order
+        tch::no_grad(|| {
+            for (i, w) in vs.trainable_variables().iter_mut().enumerate() {
+                let n = w.numel() as i64;
+                let pattern = (Tensor::arange(n, (Kind::Float, Device::Cpu)) * 0.61 + i as f64)
+                    .sin()
+                    .view_as(w);
+                w.copy_(&(pattern * 0.3));
+            }
+        });
+        let x = (Tensor::arange(2 * 2048 * 8, (Kind::Float, Device::Cpu)) * 0.013)
+            .cos()
+            .view([2, 2048, 8]);
         let full = model.forward(&x).unwrap();
         model.set_precision(Precision::Bf16);
         let mixed = model.forward(&x).unwrap();
         assert_eq!(mixed.kind(), Kind::Float);
         // bf16 keeps 8 significant bits (2^-8 ≈ 0.4 %): the result moves, by
-        // a few of those through the network's layers, not by O(1)
+        // about that (0.19 % with these weights), not by O(1)
         let rel = f64::try_from((&mixed - &full).norm() / full.norm()).unwrap();
-        assert!(rel > 1e-5 && rel < 0.1, "relative difference {rel}");
+        assert!(rel > 1e-5 && rel < 1e-2, "relative difference {rel}");
         mixed.square().mean(Kind::Float).backward();
         for (name, w) in vs.trainable_variables().iter().enumerate() {
             let g = w.grad();
