@@ -235,12 +235,12 @@ pub fn eddy_fraction(model: &ShallowWater, s: &State) -> f64 {
     eddy / total
 }
 
-/// Least-squares slope of log E against log l over `lo..=hi`.
 /// Total wavenumbers of the synoptic band, wavelengths 5,000–2,000 km,
 /// where the real atmosphere's kinetic-energy spectrum falls as l^-3
 /// (capped at 3 lmax/4, below the hyperdiffusion range).
 pub const SYNOPTIC_BAND: (usize, usize) = (8, 20);
 
+/// Least-squares slope of log E against log l over `lo..=hi`.
 pub fn spectral_slope(e: &[f64], lo: usize, hi: usize) -> f64 {
     let pts: Vec<(f64, f64)> = (lo..=hi.min(e.len() - 1))
         .filter(|&l| e[l] > 0.0)

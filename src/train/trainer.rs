@@ -213,18 +213,17 @@ fn stack(
     ))
 }
 
+/// `[B, G, C]` -> `[B, C, nlat, nlon]`.
+fn to_bcyx(t: &Tensor, nlat: i64, nlon: i64) -> Tensor {
+    let s = t.size();
+    t.transpose(1, 2).reshape([s[0], s[2], nlat, nlon])
+}
+
 impl<'a> Trainer<'a> {
     fn shapes(&self) -> (i64, i64, (i64, i64)) {
         let (nlat, nlon) = self.train.grid_shape();
         let (cnf, cf) = self.train.channels();
         (nlat as i64, nlon as i64, (cnf as i64, cf as i64))
-    }
-
-    /// `[B, G, C]` -> `[B, C, nlat, nlon]`.
-    fn to_bcyx(&self, t: &Tensor) -> Tensor {
-        let (nlat, nlon, _) = self.shapes();
-        let s = t.size();
-        t.transpose(1, 2).reshape([s[0], s[2], nlat, nlon])
     }
 
     /// Restores weights, optimiser state and step from the newest
@@ -286,10 +285,6 @@ impl<'a> Trainer<'a> {
         let mut terms = std::collections::BTreeMap::new();
         let (loss, info, dir) = (&mut self.loss, &self.info, &self.section.checkpoint_dir);
         let step = self.step + 1;
-        let bcyx = |t: &Tensor| {
-            let s = t.size();
-            t.transpose(1, 2).reshape([s[0], s[2], nlat, nlon])
-        };
         let total = rollout_backward(
             &self.model,
             input,
@@ -297,7 +292,7 @@ impl<'a> Trainer<'a> {
             &targets,
             self.section.recompute,
             &mut |y, target, k, evaluation| {
-                let (y, target) = (bcyx(y), bcyx(target));
+                let (y, target) = (to_bcyx(y, nlat, nlon), to_bcyx(target, nlat, nlon));
                 let Evaluation::Again(beta) = evaluation else {
                     let out = loss.forward(&y, &target)?;
                     for (name, v) in &out.terms {
@@ -397,7 +392,7 @@ impl<'a> Trainer<'a> {
                 .collect::<Result<Vec<_>>>()?;
             let (x, _, targets) = stack(&samples, grid, ch, 1, self.vs.device())?;
             let y = self.model.forward(&x)?;
-            let e = (self.to_bcyx(&y) - self.to_bcyx(&targets.get(0))).square() * &w;
+            let e = (to_bcyx(&y, nlat, nlon) - to_bcyx(&targets.get(0), nlat, nlon)).square() * &w;
             sum += e.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Double) / w.mean(Kind::Double);
             batches += 1;
         }
