@@ -80,6 +80,32 @@ pub struct Channel {
     pub source: Source,
 }
 
+impl Channel {
+    /// Variable short name and level (hPa) of a field channel.
+    pub fn field(&self) -> Option<(&str, Option<u32>)> {
+        match &self.source {
+            Source::Field { var, level } => Some((var.as_str(), *level)),
+            _ => None,
+        }
+    }
+}
+
+/// A (u, v) wind pair among the forecast channels: `u10`/`v10` (named
+/// `wind10m`) and `u{L}`/`v{L}` at every level L that has both (`wind{L}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindChannels {
+    /// `wind10m`, `wind850`, ...
+    pub name: String,
+    /// Indices of u and v within the forecast block.
+    pub u: usize,
+    pub v: usize,
+    /// Variable short names of u and v (`u10`/`v10`, or `u`/`v`).
+    pub u_var: String,
+    pub v_var: String,
+    /// Pressure level (hPa) of upper-air pairs.
+    pub level: Option<u32>,
+}
+
 /// An ordered channel list: `non_forecast` channels first, then forecast
 /// ones.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +127,16 @@ fn computed(name: &str) -> Option<Source> {
         "lsm" | "orography" | "sdor" | "slor" => Source::Static { var: name.into() },
         _ => return None,
     })
+}
+
+/// The variable and level of a field channel name: `z500` -> (`z`,
+/// Some(500)), `t2m` -> (`t2m`, None). The one parser of channel names;
+/// anything else is [`DataError::BadConfig`].
+pub fn parse_field(name: &str) -> Result<(String, Option<u32>)> {
+    match field(name)? {
+        Source::Field { var, level } => Ok((var, level)),
+        _ => unreachable!("field() only returns Source::Field"),
+    }
 }
 
 /// Parses a forecast channel name: a surface short name (`t2m`, `msl`) or an
@@ -173,6 +209,33 @@ impl ChannelSet {
         })
     }
 
+    /// A set of forecast channels only (a forecast file's channels).
+    pub fn forecast_only<S: AsRef<str>>(forecast: &[S]) -> Result<ChannelSet> {
+        ChannelSet::from_names::<S>(&[], forecast)
+    }
+
+    /// The channels a run asks for, with one default rule used by `fastnet
+    /// stats`, `fastnet train` and every other command: a block left out is
+    /// FastNet's (its 12 non-forecast or 72 forecast channels). Static
+    /// channels the data lacks are dropped later by [`ChannelSet::resolve`].
+    pub fn requested<S: AsRef<str>>(
+        non_forecast: Option<&[S]>,
+        forecast: Option<&[S]>,
+    ) -> Result<ChannelSet> {
+        let d = ChannelSet::fastnet();
+        let names = d.names();
+        let (dnf, df) = names.split_at(d.n_non_forecast());
+        let nf: Vec<&str> = match non_forecast {
+            Some(v) => v.iter().map(|s| s.as_ref()).collect(),
+            None => dnf.to_vec(),
+        };
+        let f: Vec<&str> = match forecast {
+            Some(v) => v.iter().map(|s| s.as_ref()).collect(),
+            None => df.to_vec(),
+        };
+        ChannelSet::from_names(&nf, &f)
+    }
+
     /// FastNet's 12 + 72 channels (see the module doc).
     pub fn fastnet() -> ChannelSet {
         let non_forecast = [
@@ -228,6 +291,51 @@ impl ChannelSet {
     /// Index of channel `name`.
     pub fn index(&self, name: &str) -> Option<usize> {
         self.channels.iter().position(|c| c.name == name)
+    }
+
+    /// The forecast block.
+    pub fn forecast(&self) -> &[Channel] {
+        &self.channels[self.non_forecast..]
+    }
+
+    /// Names of the forecast block.
+    pub fn forecast_names(&self) -> Vec<&str> {
+        self.forecast().iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// The (u, v) wind pairs of the forecast block: 10 m first, then the
+    /// levels in the order their u channels appear. The one wind-pair
+    /// finder, used by the wind loss, the scores and the loss report.
+    pub fn wind_pairs(&self) -> Vec<WindChannels> {
+        let f = self.forecast();
+        let find =
+            |var: &str, level: Option<u32>| f.iter().position(|c| c.field() == Some((var, level)));
+        let mut pairs = Vec::new();
+        if let (Some(u), Some(v)) = (find("u10", None), find("v10", None)) {
+            pairs.push(WindChannels {
+                name: "wind10m".into(),
+                u,
+                v,
+                u_var: "u10".into(),
+                v_var: "v10".into(),
+                level: None,
+            });
+        }
+        for (u, c) in f.iter().enumerate() {
+            if let Some(("u", Some(l))) = c.field() {
+                if let Some(v) = find("v", Some(l)) {
+                    pairs.push(WindChannels {
+                        name: format!("wind{l}"),
+                        u,
+                        v,
+                        u_var: "u".into(),
+                        v_var: "v".into(),
+                        level: Some(l),
+                    });
+                }
+            }
+        }
+        pairs
     }
 
     /// Checks the set against the data: every forecast field must be present
@@ -325,6 +433,43 @@ mod tests {
                 var: "t".into(),
                 level: Some(850)
             }
+        );
+    }
+
+    #[test]
+    fn names_parse_to_variable_and_level_and_winds_pair_up() {
+        assert_eq!(parse_field("z500").unwrap(), ("z".into(), Some(500)));
+        assert_eq!(parse_field("t2m").unwrap(), ("t2m".into(), None));
+        assert!(parse_field("z").is_err() && parse_field("t2m500").is_err());
+        let s = ChannelSet::forecast_only(&["v850", "u10", "t500", "u850", "v10", "u500"]).unwrap();
+        let pairs: Vec<(String, usize, usize)> = s
+            .wind_pairs()
+            .into_iter()
+            .map(|p| (p.name, p.u, p.v))
+            .collect();
+        // u500 has no v500: no pair
+        assert_eq!(pairs, [("wind10m".into(), 1, 4), ("wind850".into(), 3, 0)]);
+        assert_eq!(ChannelSet::fastnet().wind_pairs().len(), 14);
+    }
+
+    #[test]
+    fn a_block_left_out_is_fastnets() {
+        let only_f = ChannelSet::requested(None, Some(&["z500", "t850"])).unwrap();
+        assert_eq!((only_f.n_non_forecast(), only_f.n_forecast()), (12, 2));
+        assert_eq!(only_f.names()[..12], ChannelSet::fastnet().names()[..12]);
+        let only_nf = ChannelSet::requested(Some(&["cos_lat"]), None).unwrap();
+        assert_eq!((only_nf.n_non_forecast(), only_nf.n_forecast()), (1, 72));
+        let none: Option<&[&str]> = None;
+        assert_eq!(
+            ChannelSet::requested(none, none).unwrap(),
+            ChannelSet::fastnet()
+        );
+        let empty: &[&str] = &[];
+        assert_eq!(
+            ChannelSet::requested(Some(empty), Some(&["z500"]))
+                .unwrap()
+                .len(),
+            1
         );
     }
 

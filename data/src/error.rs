@@ -146,6 +146,9 @@ pub enum DataError {
     )]
     BadDate { text: String },
 
+    #[error("period {from} .. {to}: the end is before the start")]
+    BadPeriod { from: String, to: String },
+
     #[error("channel `{field}` = {value}: {expected}")]
     BadConfig {
         field: String,

@@ -47,11 +47,17 @@ impl Default for LoaderConfig {
 
 /// SplitMix64 (Steele, Lea & Flood 2014): a small, well-mixed generator for
 /// the shuffle; no external RNG so the order never changes with a
-/// dependency update.
-struct SplitMix64(u64);
+/// dependency update. Also the noise source of the built-in toy atmosphere.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    /// A uniform value in [-1, 1) from the top 53 bits of the next draw.
+    pub fn next_signed_unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -67,11 +73,39 @@ pub fn epoch_order(n: usize, seed: u64, epoch: u64, shuffle: bool) -> Vec<usize>
     if shuffle {
         let mut rng = SplitMix64(seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03));
         for i in (1..n).rev() {
-            let j = (rng.next() % (i as u64 + 1)) as usize;
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
             order.swap(i, j);
         }
     }
     order
+}
+
+/// The training order as a stream of shuffled epochs: the one seeded
+/// shuffle of training. The batch of any step can be recomputed after a
+/// restart, whatever ran before.
+#[derive(Clone, Copy, Debug)]
+pub struct Sampler {
+    pub seed: u64,
+}
+
+impl Sampler {
+    /// Sample indices of the batch for global `step` with `batch` samples
+    /// each out of `n`: its position in the stream of epochs, each ordered
+    /// by [`epoch_order`].
+    pub fn batch(&self, step: u64, batch: usize, n: usize) -> Vec<usize> {
+        let start = step * batch as u64;
+        let mut out = Vec::with_capacity(batch);
+        let mut cached: Option<(u64, Vec<usize>)> = None;
+        for k in 0..batch as u64 {
+            let pos = start + k;
+            let (epoch, i) = (pos / n as u64, (pos % n as u64) as usize);
+            if cached.as_ref().is_none_or(|c| c.0 != epoch) {
+                cached = Some((epoch, epoch_order(n, self.seed, epoch, true)));
+            }
+            out.extend(cached.as_ref().map(|c| c.1[i]));
+        }
+        out
+    }
 }
 
 /// A loader over the init times of one split.
@@ -224,5 +258,13 @@ mod tests {
         s.sort_unstable();
         assert_eq!(s, (0..100).collect::<Vec<_>>());
         assert_eq!(epoch_order(5, 7, 3, false), vec![0, 1, 2, 3, 4]);
+        // batches walk through epoch 0, then epoch 1
+        let s = Sampler { seed: 7 };
+        let b: Vec<usize> = (0..5).flat_map(|st| s.batch(st, 10, 50)).collect();
+        assert_eq!(b, epoch_order(50, 7, 0, true));
+        assert_eq!(
+            s.batch(5, 10, 50),
+            epoch_order(50, 7, 1, true)[..10].to_vec()
+        );
     }
 }

@@ -131,7 +131,9 @@ pub fn windows(
     Ok(w)
 }
 
-/// Per-channel normalisation `(x − mean) / std` (std 0 treated as 1).
+/// Per-channel normalisation `(x − mean) · (1 / std)` (std 0 treated as 1)
+/// and its inverse: the one normaliser of training samples, forecast
+/// rollouts and the loss report.
 #[derive(Clone, Debug)]
 pub struct Normaliser {
     pub mean: Vec<f32>,
@@ -145,21 +147,29 @@ impl Normaliser {
         reader: &FeatureReader,
         path: &std::path::Path,
     ) -> Result<Normaliser> {
-        stats.check_channels(&reader.set, path)?;
-        Ok(Normaliser {
-            mean: stats.channels.iter().map(|c| c.mean as f32).collect(),
-            inv_std: stats
-                .channels
-                .iter()
-                .map(|c| {
-                    if c.std > 0.0 {
-                        (1.0 / c.std) as f32
-                    } else {
-                        1.0
-                    }
-                })
-                .collect(),
-        })
+        Normaliser::for_channels(stats, &reader.set, path)
+    }
+
+    /// From statistics whose channels must equal `set` (`path` names the
+    /// statistics in errors).
+    pub fn for_channels(
+        stats: &Stats,
+        set: &crate::channels::ChannelSet,
+        path: &std::path::Path,
+    ) -> Result<Normaliser> {
+        stats.check_channels(set, path)?;
+        Ok(Normaliser::from_moments(
+            stats.channels.iter().map(|c| (c.mean, c.std)),
+        ))
+    }
+
+    /// From `(mean, std)` per channel.
+    pub fn from_moments(moments: impl IntoIterator<Item = (f64, f64)>) -> Normaliser {
+        let (mean, inv_std) = moments
+            .into_iter()
+            .map(|(m, s)| (m as f32, if s > 0.0 { (1.0 / s) as f32 } else { 1.0 }))
+            .unzip();
+        Normaliser { mean, inv_std }
     }
 
     /// The identity (mean 0, std 1) for `channels` channels.
@@ -170,12 +180,43 @@ impl Normaliser {
         }
     }
 
-    /// Normalises a `[grid, channels]` state in place.
+    /// Number of channels.
+    pub fn len(&self) -> usize {
+        self.mean.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mean.is_empty()
+    }
+
+    /// Normalises a `[grid, channels]` state of all channels in place.
     pub fn apply(&self, state: &mut [f32]) {
-        let nc = self.mean.len();
-        for row in state.chunks_mut(nc) {
-            for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.inv_std) {
+        self.normalise(state, 0..self.len());
+    }
+
+    /// Normalises in place a `[grid, k]` state holding the channels
+    /// `channels` (`k = channels.len()`).
+    pub fn normalise(&self, state: &mut [f32], channels: std::ops::Range<usize>) {
+        let (m, s) = (
+            &self.mean[channels.clone()],
+            &self.inv_std[channels.clone()],
+        );
+        for row in state.chunks_mut(channels.len().max(1)) {
+            for ((x, m), s) in row.iter_mut().zip(m).zip(s) {
                 *x = (*x - m) * s;
+            }
+        }
+    }
+
+    /// The inverse of [`normalise`](Self::normalise): physical units again.
+    pub fn denormalise(&self, state: &mut [f32], channels: std::ops::Range<usize>) {
+        let (m, s) = (
+            &self.mean[channels.clone()],
+            &self.inv_std[channels.clone()],
+        );
+        for row in state.chunks_mut(channels.len().max(1)) {
+            for ((x, m), s) in row.iter_mut().zip(m).zip(s) {
+                *x = *x / s + m;
             }
         }
     }

@@ -126,13 +126,14 @@ pub struct Stats {
 pub const STATS_FORMAT: &str = "fastnet-stats-1";
 
 impl Stats {
-    /// Writes pretty JSON to `path`.
+    /// Writes pretty JSON to `path`, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(|e| DataError::BadStats {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        std::fs::write(path, text).map_err(|e| DataError::io(path, e))
+        fastnet_mesh::atomic::write_atomic(path, text.as_bytes())
+            .map_err(|e| DataError::io(path, e))
     }
 
     /// Reads a statistics file and checks its format tag.

@@ -6,6 +6,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 
+use crate::error::DataError;
+
 /// Seconds since 1970-01-01T00:00:00 UTC.
 pub type Timestamp = i64;
 
@@ -78,6 +80,33 @@ pub fn parse_date(text: &str) -> Option<Timestamp> {
     Some(NaiveDateTime::new(date, time).and_utc().timestamp())
 }
 
+/// The period `[from, to]` of two dates, both ends included. A bare date
+/// as `to` (`2020-01-31`) means the end of that day, 23:59:59, so the whole
+/// day belongs to the period; with a time (`2020-01-31T12`) it ends there.
+/// The one end-of-day rule: train, stats and forecast all read periods here.
+pub fn parse_period(from: &str, to: &str) -> Result<(Timestamp, Timestamp), DataError> {
+    let date = |s: &str| parse_date(s).ok_or_else(|| DataError::BadDate { text: s.into() });
+    let (a, mut b) = (date(from)?, date(to)?);
+    if !to.trim().contains(['T', ' ']) {
+        b += 86_400 - 1;
+    }
+    if b < a {
+        return Err(DataError::BadPeriod {
+            from: from.into(),
+            to: to.into(),
+        });
+    }
+    Ok((a, b))
+}
+
+/// `FROM..TO` as a [`parse_period`].
+pub fn parse_range(text: &str) -> Result<(Timestamp, Timestamp), DataError> {
+    let (a, b) = text.split_once("..").ok_or_else(|| DataError::BadDate {
+        text: format!("{text} (expected FROM..TO)"),
+    })?;
+    parse_period(a, b)
+}
+
 /// Formats a timestamp as `YYYY-MM-DDThh:mm` (seconds shown when non-zero).
 pub fn format_time(t: Timestamp) -> String {
     match DateTime::from_timestamp(t, 0) {
@@ -115,6 +144,28 @@ pub fn day_of_year(t: Timestamp) -> (u32, f64, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_end_date_includes_its_whole_day() {
+        let (a, b) = parse_period("2020-01-01", "2020-01-31").unwrap();
+        assert_eq!(a, parse_date("2020-01-01").unwrap());
+        assert_eq!(b, parse_date("2020-01-31T23:59:59").unwrap());
+        let (_, b) = parse_period("2020-01-01", "2020-01-31T12").unwrap();
+        assert_eq!(b, parse_date("2020-01-31T12").unwrap());
+        assert_eq!(
+            parse_range("2020-01-01..2020-01-02").unwrap().1 - a,
+            2 * 86_400 - 1
+        );
+        assert!(matches!(
+            parse_period("2020-02-01", "2020-01-31"),
+            Err(DataError::BadPeriod { .. })
+        ));
+        assert!(matches!(
+            parse_period("2020-13-01", "2021-01-01"),
+            Err(DataError::BadDate { .. })
+        ));
+        assert!(parse_range("2020-01-01").is_err());
+    }
 
     #[test]
     fn cf_units_of_both_cds_layouts_decode_to_the_same_instant() {

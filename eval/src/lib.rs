@@ -5,6 +5,7 @@
 pub mod error;
 pub mod legendre;
 pub mod metrics;
+#[cfg(feature = "plots")]
 pub mod plots;
 pub mod quadrature;
 pub mod sht;

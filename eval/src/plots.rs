@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use fastnet_mesh::atomic::{commit, temp_path};
 use ndarray::ArrayView2;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -86,7 +87,9 @@ fn grid_shape(n: usize) -> (usize, usize) {
 }
 
 /// Renders `draw` into a PNG or SVG at `path` (by extension), through a
-/// temporary file renamed into place.
+/// temporary file committed into place ([`fastnet_mesh::atomic`]); the
+/// temporary name keeps the extension, which tells the PNG encoder the
+/// format.
 fn render(
     path: &Path,
     size: (u32, u32),
@@ -99,15 +102,9 @@ fn render(
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     let tmp: PathBuf = {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        path.with_file_name(format!(
-            ".{name}.tmp-{}.{}",
-            std::process::id(),
-            ext.as_deref().unwrap_or("png")
-        ))
+        let mut t = temp_path(path).into_os_string();
+        t.push(format!(".{}", ext.as_deref().unwrap_or("png")));
+        t.into()
     };
     let result = match ext.as_deref() {
         Some("png") => {
@@ -126,7 +123,7 @@ fn render(
         }
     };
     match result.and_then(|_| {
-        std::fs::rename(&tmp, path).map_err(|e| EvalError::Io {
+        commit(&tmp, path).map_err(|e| EvalError::Io {
             path: path.to_path_buf(),
             source: e,
         })

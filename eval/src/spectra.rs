@@ -131,9 +131,18 @@ pub fn effective_resolution(forecast: &[f64], truth: &[f64]) -> Option<Effective
         })
 }
 
+/// Where the small scales of a spectrum start: the upper half of its
+/// `n_wavenumbers` total wavenumbers (`l = 0..=lmax`, so `n = lmax + 1`),
+/// `l >= n / 2`, i.e. `l >= lmax/2` rounded up. The one threshold of "small
+/// scales" in `fastnet spectra` and [`small_scale_power_ratio`]'s callers.
+pub fn small_scale_start(n_wavenumbers: usize) -> usize {
+    n_wavenumbers / 2
+}
+
 /// Forecast power over truth power, both summed over `l >= from`: 1 keeps
 /// the small scales, below 1 blurs them, above 1 adds noise. `None` when
-/// the truth has no power there.
+/// the truth has no power there. fastnet's reports take `from` from
+/// [`small_scale_start`].
 pub fn small_scale_power_ratio(forecast: &[f64], truth: &[f64], from: usize) -> Option<f64> {
     let n = forecast.len().min(truth.len());
     let t: f64 = truth.get(from..n)?.iter().sum();
@@ -227,5 +236,7 @@ mod tests {
         assert_eq!(small_scale_power_ratio(&fc, &truth, 0), Some(93.0 / 15.0));
         assert_eq!(small_scale_power_ratio(&fc, &truth, 5), None);
         assert_eq!(small_scale_power_ratio(&fc, &[0.0; 5], 2), None);
+        // lmax = 4: the small scales are l = 2..=4; lmax = 5: l = 3..=5
+        assert_eq!((small_scale_start(5), small_scale_start(6)), (2, 3));
     }
 }

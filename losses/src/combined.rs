@@ -221,6 +221,34 @@ impl CombinedLoss {
         })
     }
 
+    /// The running AMSE normaliser's state — the per-channel running mean
+    /// of AMSE, empty before the first evaluation — when it is switched on:
+    /// what a checkpoint stores so that a resumed run continues exactly.
+    pub fn running_state(&self) -> Option<&[f64]> {
+        self.running.as_deref()
+    }
+
+    /// Restores the state [`running_state`](Self::running_state) returned.
+    pub fn restore_running_state(&mut self, state: &[f64]) -> Result<()> {
+        let channels = self.ctx.channel_weights.size()[0] as usize;
+        match &mut self.running {
+            Some(r) if state.is_empty() || state.len() == channels => {
+                *r = state.to_vec();
+                Ok(())
+            }
+            Some(_) => Err(LossError::Config {
+                field: "running AMSE normaliser".into(),
+                value: format!("{} values", state.len()),
+                expected: format!("{channels} (one per forecast channel)"),
+            }),
+            None => Err(LossError::Config {
+                field: "loss.amse_running_normaliser".into(),
+                value: "false".into(),
+                expected: "true to restore a running normaliser".into(),
+            }),
+        }
+    }
+
     /// Evaluates every switched-on term for `pred`, `target`
     /// `[batch, C, nlat, nlon]` (normalised units); updates the running
     /// AMSE normaliser when enabled.

@@ -1,57 +1,107 @@
-//! Graph build benchmark: wall time, peak memory and edge counts for the two
-//! reference configurations, next to GraphCast's published counts.
+//! Graph build benchmark: wall time, peak memory and counts for the two
+//! reference configurations, next to GraphCast's counts.
 //!
 //!     cargo bench -p fastnet-mesh --bench graph_build
 //!
 //! Each case runs in a fresh child process so its peak resident memory
-//! (VmHWM) is its own. The build (mesh, multi-mesh, encoder, decoder,
-//! features) is timed three times; the fastest is reported.
+//! (VmHWM) is its own. Our build (mesh, multi-mesh, encoder, decoder, node
+//! and edge features) is timed three times; the fastest is reported.
+//!
+//! Under each case, one row per peer with the counts that peer itself
+//! produced, and `—` for the stages it did not compute (a difference to ours
+//! is printed only for those it did). The peers are not timed: the time and
+//! memory columns are ours alone.
 
 use std::process::Command;
 use std::time::Instant;
 
 use fastnet_mesh::{Graph, GraphConfig, Grid};
 
+/// Counts a peer produced; `None` for a stage it did not compute.
+struct Counts {
+    mesh_nodes: Option<usize>,
+    mesh_edges: Option<usize>,
+    grid2mesh: Option<usize>,
+    mesh2grid: Option<usize>,
+}
+
+struct Peer {
+    /// Who computed the counts, and how.
+    label: &'static str,
+    counts: Counts,
+}
+
 struct Case {
     name: &'static str,
     grid: &'static str,
     config: fn() -> GraphConfig,
-    /// GraphCast's published (grid->mesh, mesh->grid) edge counts, where known
-    /// (Lam et al. 2023, Table 4: 0.25° grid, level-6 multi-mesh).
-    published: Option<(usize, usize)>,
-    /// (grid->mesh, mesh->grid) of GraphCast's rules re-implemented in
-    /// numpy/scipy (`scripts/graphcast_counts.py`, float32 and float64 agree).
-    reimplemented: Option<(usize, usize)>,
+    peers: &'static [Peer],
 }
+
+/// GraphCast's published numbers (Lam et al. 2023, Table 4: 0.25° grid,
+/// level-6 multi-mesh): only the two bipartite edge counts are taken from it.
+const PAPER_L6: Peer = Peer {
+    label: "  GraphCast paper, Table 4",
+    counts: Counts {
+        mesh_nodes: None,
+        mesh_edges: None,
+        grid2mesh: Some(1_618_746),
+        mesh2grid: Some(3_114_720),
+    },
+};
+
+/// `scripts/graphcast_counts.py LEVEL RES`: GraphCast's rules re-implemented
+/// in numpy/scipy; it computes all four counts itself (float32 and float64
+/// agree) and no features.
+const SCRIPT: &str = "  graphcast_counts.py (numpy)";
 
 const CASES: [Case; 4] = [
     Case {
         name: "GraphCast 0.25° L6 radius/triangle",
         grid: "era5",
         config: || GraphConfig::graphcast(6),
-        published: Some((1_618_746, 3_114_720)),
-        reimplemented: Some((1_618_824, 3_114_720)),
+        peers: &[
+            PAPER_L6,
+            // graphcast_counts.py 6 0.25
+            Peer {
+                label: SCRIPT,
+                counts: Counts {
+                    mesh_nodes: Some(40_962),
+                    mesh_edges: Some(327_660),
+                    grid2mesh: Some(1_618_824),
+                    mesh2grid: Some(3_114_720),
+                },
+            },
+        ],
     },
     Case {
         name: "GraphCast 1° L5 radius/triangle",
         grid: "era5-1deg",
         config: || GraphConfig::graphcast(5),
-        published: None,
-        reimplemented: Some((101_892, 195_480)),
+        peers: &[
+            // graphcast_counts.py 5 1
+            Peer {
+                label: SCRIPT,
+                counts: Counts {
+                    mesh_nodes: Some(10_242),
+                    mesh_edges: Some(81_900),
+                    grid2mesh: Some(101_892),
+                    mesh2grid: Some(195_480),
+                },
+            },
+        ],
     },
     Case {
         name: "FastNet 1° L5 knn 2/3",
         grid: "era5-1deg",
         config: || GraphConfig::fastnet(5),
-        published: None,
-        reimplemented: None,
+        peers: &[],
     },
     Case {
         name: "FastNet 0.25° L6 knn 2/3",
         grid: "era5",
         config: || GraphConfig::fastnet(6),
-        published: None,
-        reimplemented: None,
+        peers: &[],
     },
 ];
 
@@ -105,8 +155,19 @@ fn main() {
         rayon::current_num_threads()
     );
     println!(
-        "{:<36} {:>9} {:>7} {:>10} {:>8} {:>10} {:>8} {:>9}",
-        "case", "grid pts", "mesh", "grid2mesh", "mesh", "mesh2grid", "best s", "peak MB"
+        "{:<36} {:>9} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9}",
+        "case",
+        "grid pts",
+        "mesh nodes",
+        "grid2mesh",
+        "mesh edges",
+        "mesh2grid",
+        "best s",
+        "peak MB"
+    );
+    println!(
+        "(best s, peak MB: ours, a whole Graph::build with features; peer rows are counts only, \
+         not timed; — = the peer did not compute that stage)"
     );
     for (i, case) in CASES.iter().enumerate() {
         let out = Command::new(&exe)
@@ -128,26 +189,30 @@ fn main() {
         }
         let grid_points = Grid::from_spec(case.grid).expect("built-in grid").len();
         println!(
-            "{:<36} {:>9} {:>7} {:>10} {:>8} {:>10} {:>8.2} {:>9.0}",
+            "{:<36} {:>9} {:>10} {:>10} {:>10} {:>10} {:>8.2} {:>9.0}",
             case.name, grid_points, v[0], v[1], v[2], v[3], v[4], v[5]
         );
-        for (label, reference) in [
-            ("  GraphCast paper, Table 4", case.published),
-            ("  graphcast_counts.py (numpy)", case.reimplemented),
-        ] {
-            if let Some((g2m, m2g)) = reference {
-                println!(
-                    "{:<36} {:>9} {:>7} {:>10} {:>8} {:>10}   (ours {:+} / {:+})",
-                    label,
-                    "",
-                    "",
-                    g2m,
-                    "",
-                    m2g,
-                    v[1] as i64 - g2m as i64,
-                    v[3] as i64 - m2g as i64
-                );
-            }
+        let ours = [v[0], v[1], v[2], v[3]].map(|x| x as i64);
+        for peer in case.peers {
+            let c = &peer.counts;
+            let theirs = [c.mesh_nodes, c.grid2mesh, c.mesh_edges, c.mesh2grid];
+            let cell = |x: Option<usize>| x.map_or_else(|| "—".to_string(), |n| n.to_string());
+            // ours minus theirs, for the stages this peer computed only
+            let diffs: Vec<String> = ["nodes", "grid2mesh", "mesh edges", "mesh2grid"]
+                .iter()
+                .zip(theirs.iter().zip(ours))
+                .filter_map(|(name, (t, o))| t.map(|t| format!("{name} {:+}", o - t as i64)))
+                .collect();
+            println!(
+                "{:<36} {:>9} {:>10} {:>10} {:>10} {:>10}   (ours: {})",
+                peer.label,
+                "",
+                cell(theirs[0]),
+                cell(theirs[1]),
+                cell(theirs[2]),
+                cell(theirs[3]),
+                diffs.join(", ")
+            );
         }
     }
 }

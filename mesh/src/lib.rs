@@ -5,6 +5,7 @@
 //! Pure Rust (no libtorch): graphs are built once, saved, and loaded by the
 //! model as buffers with the reference model's names.
 
+pub mod atomic;
 pub mod config;
 pub mod connectivity;
 pub mod error;

@@ -17,8 +17,7 @@
 //! atomically (temporary file, fsync, rename).
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
@@ -132,30 +131,6 @@ pub fn to_safetensors_bytes(
     out
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync,
-/// rename. On failure the temporary file is removed and `path` is untouched.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        MeshError::io(path, e)
-    })
-}
-
 /// The grid as recorded in the metadata; coordinates live in tensors.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -244,7 +219,7 @@ impl Graph {
 
     /// Saves the graph to `path` (atomically).
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes())
+        crate::atomic::write_atomic(path, &self.to_bytes()).map_err(|e| MeshError::io(path, e))
     }
 
     /// Loads a graph file written by [`Graph::save`], checking names, dtypes,
@@ -514,22 +489,5 @@ mod tests {
             Graph::load(Path::new("/nonexistent/g.safetensors")),
             Err(MeshError::Io { .. })
         ));
-    }
-
-    #[test]
-    fn atomic_write_leaves_no_partial_file_on_failure() {
-        let dir = std::env::temp_dir().join(format!("fastnet-atomic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let target = dir.join("g.safetensors");
-        write_atomic(&target, b"first").unwrap();
-        // writing into a missing folder fails and leaves nothing behind
-        assert!(write_atomic(&dir.join("missing/g.safetensors"), b"x").is_err());
-        assert_eq!(std::fs::read(&target).unwrap(), b"first");
-        let leftovers: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .collect();
-        assert_eq!(leftovers.len(), 1);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
