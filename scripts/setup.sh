@@ -3,7 +3,9 @@
 #
 #  * libnetcdf-dev + netcdf-bin from Debian (the `netcdf` crate links libnetcdf),
 #  * PyPI torch==2.11.0 in a per-user virtualenv (libtorch for the `tch` crate),
-#    reused when already present so CI and later clones do not download it again,
+#    with numpy, xarray and netCDF4 for the Python cross-checks in the tests;
+#    reused when already present (only missing packages are installed) so CI
+#    and later clones do not download them again,
 #  * .cargo/config.toml pointing torch-sys at that virtualenv, so that a plain
 #    `cargo build` / `cargo test` works afterwards.
 #
@@ -30,21 +32,47 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# --- libtorch via the PyPI torch wheel ------------------------------------------
-torch_ok() {
-  [ -x "$VENV/bin/python" ] &&
-    "$VENV/bin/python" - "$TORCH_VERSION" <<'PY' 2>/dev/null
-import sys, torch, numpy
-sys.exit(0 if torch.__version__.split("+")[0] == sys.argv[1] else 1)
+# --- libtorch via the PyPI torch wheel, plus the Python used by the tests -------
+# numpy, xarray and netCDF4 serve the cross-checks (PyTorch reference, "our
+# NetCDF opens in xarray without warnings"). `missing_py` prints the pip
+# requirements that do not import from the venv; nothing when all are there.
+missing_py() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "torch==$TORCH_VERSION numpy xarray netCDF4"
+    return
+  fi
+  "$VENV/bin/python" - "$TORCH_VERSION" <<'PY' 2>/dev/null || echo "torch==$TORCH_VERSION numpy xarray netCDF4"
+import importlib, sys
+want = []
+try:
+    import torch
+    if torch.__version__.split("+")[0] != sys.argv[1]:
+        want.append("torch==" + sys.argv[1])
+except Exception:
+    want.append("torch==" + sys.argv[1])
+for module in ("numpy", "xarray", "netCDF4"):
+    try:
+        importlib.import_module(module)
+    except Exception:
+        want.append(module)
+print(" ".join(want))
 PY
 }
-if ! torch_ok; then
-  say "installing torch==$TORCH_VERSION into $VENV (one-time, several GB)"
-  mkdir -p "$CACHE"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q --progress-bar off "torch==$TORCH_VERSION" numpy
-  torch_ok || { say "error: torch==$TORCH_VERSION did not import from $VENV"; exit 1; }
+read -r -a need_py < <(missing_py; echo)
+if ((${#need_py[@]})); then
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
+    mkdir -p "$CACHE"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  fi
+  case " ${need_py[*]} " in
+    *" torch=="*) say "installing ${need_py[*]} into $VENV (torch: one-time, several GB)" ;;
+    *) say "installing ${need_py[*]} into $VENV" ;;
+  esac
+  "$VENV/bin/python" -m pip install -q --progress-bar off "${need_py[@]}"
+  left="$(missing_py)"
+  [ -z "$left" ] || { say "error: $left did not import from $VENV"; exit 1; }
 fi
 read -r TORCH_DIR CXX11_ABI < <("$VENV/bin/python" -W ignore -c \
   'import os, torch; print(os.path.dirname(torch.__file__), int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>/dev/null)
