@@ -13,8 +13,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use fastnet::model::{FastNet, GraphBuffers, ModelConfig};
-use fastnet::train::optim::{AdamW, OptimConfig};
-use fastnet::train::trainer::rollout_backward;
+use fastnet::train::config::OptimSection;
+use fastnet::train::optim::AdamW;
+use fastnet::train::rollout::rollout_backward;
 use fastnet_mesh::{Graph, GraphConfig, Grid};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
@@ -123,7 +124,7 @@ fn setup(c: &Case) -> Setup {
         .into_iter()
         .filter(|(_, t)| t.requires_grad())
         .collect();
-    let opt = AdamW::new(OptimConfig::default(), params);
+    let opt = AdamW::new(OptimSection::default(), params);
     Setup {
         grid,
         graph,

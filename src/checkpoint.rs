@@ -1,18 +1,33 @@
 //! Checkpoints: `ckpt-{step}.safetensors` (weights and graph buffers, the
 //! reference names, loadable by name from PyTorch), `ckpt-{step}.optim.safetensors`
 //! (AdamW moments) and `ckpt-{step}.json` (the sidecar: configs, channels,
-//! statistics, graph hash, step, seed). Every file is written to a temporary
-//! name, fsynced and renamed; the sidecar goes last, so a checkpoint without
+//! statistics, the loss's measured normalisers and running state, graph
+//! hash, step, seed). Training writes them and inference reads them; neither
+//! imports the other. Every file is written atomically
+//! ([`fastnet_mesh::atomic`]); the sidecar goes last, so a checkpoint without
 //! its sidecar is incomplete and ignored. The newest `keep` are kept.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use fastnet_data::channels::ChannelSet;
+use fastnet_data::features::FeatureReader;
+use fastnet_data::stats::Stats;
+use fastnet_data::Dataset;
+use fastnet_mesh::atomic::{write_atomic, write_atomic_with};
 use serde::{Deserialize, Serialize};
-use tch::{nn::VarStore, Tensor};
+use tch::{nn::VarStore, Device, Tensor};
+
+use crate::error::FastnetError;
+use crate::loss_setup::LossState;
+use crate::model::{FastNet, GraphBuffers, ModelConfig};
+use crate::train::config::TrainConfig;
 
 pub const FORMAT: &str = "fastnet-checkpoint";
+/// Version 2: typed configs, channels and statistics, and the loss state.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The JSON sidecar.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -24,37 +39,41 @@ pub struct Sidecar {
     pub weights: String,
     pub optimizer: String,
     /// The full training configuration.
-    pub config: serde_json::Value,
-    pub model: crate::model::ModelConfig,
-    /// Forecast and non-forecast channel names, in model order.
-    pub channels: serde_json::Value,
+    pub config: TrainConfig,
+    pub model: ModelConfig,
+    /// Non-forecast and forecast channels, in model order.
+    pub channels: ChannelSet,
     /// The normalisation statistics used.
-    pub stats: serde_json::Value,
-    /// Grid description (mesh crate's `Grid`).
+    pub stats: Stats,
     pub grid: fastnet_mesh::Grid,
     pub graph_sha256: String,
     pub seed: u64,
     /// Training loss of the last step before the checkpoint.
     pub last_loss: f64,
+    /// The loss's measured normalisers and running state.
+    pub loss: LossState,
 }
 
-fn sync_rename(tmp: &Path, path: &Path) -> Result<()> {
-    std::fs::File::open(tmp)
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("syncing {}", tmp.display()))?;
-    std::fs::rename(tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+impl Sidecar {
+    /// Hours per model step of the training data.
+    pub fn step_hours(&self) -> i64 {
+        self.config.data.step_hours
+    }
+}
+
+/// The format fields alone, read before the whole sidecar so that a
+/// checkpoint of another version gets its own error.
+#[derive(Deserialize)]
+struct Header {
+    format: String,
+    format_version: u32,
 }
 
 fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let result = Tensor::write_safetensors(tensors, &tmp)
-        .with_context(|| format!("writing {}", tmp.display()))
-        .and_then(|_| sync_rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    write_atomic_with(path, |tmp| -> Result<()> {
+        Tensor::write_safetensors(tensors, tmp)
+            .with_context(|| format!("writing {}", tmp.display()))
+    })
 }
 
 /// Names of the three files of the checkpoint at `step`.
@@ -85,10 +104,8 @@ pub fn save(
     sidecar.weights = w;
     sidecar.optimizer = o;
     let json = serde_json::to_vec_pretty(&sidecar)?;
-    let tmp = dir.join(format!("{j}.tmp"));
-    std::fs::write(&tmp, json).with_context(|| format!("writing {}", tmp.display()))?;
     let path = dir.join(j);
-    sync_rename(&tmp, &path)?;
+    write_atomic(&path, &json).with_context(|| format!("writing {}", path.display()))?;
     prune(dir, keep)?;
     Ok(path)
 }
@@ -154,15 +171,18 @@ pub fn read_sidecar(path: &Path) -> Result<(PathBuf, Sidecar)> {
     };
     let text = std::fs::read_to_string(&json)
         .with_context(|| format!("reading checkpoint sidecar {}", json.display()))?;
+    let header: Header = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a fastnet checkpoint sidecar", json.display()))?;
+    if header.format != FORMAT || header.format_version != FORMAT_VERSION {
+        return Err(FastnetError::CheckpointFormat {
+            path: json,
+            found: format!("{:?} version {}", header.format, header.format_version),
+            expected: format!("{FORMAT:?} version {FORMAT_VERSION}"),
+        }
+        .into());
+    }
     let sidecar: Sidecar = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a fastnet checkpoint sidecar", json.display()))?;
-    if sidecar.format != FORMAT {
-        bail!(
-            "{}: format {:?}, expected {FORMAT:?}",
-            json.display(),
-            sidecar.format
-        );
-    }
     Ok((json, sidecar))
 }
 
@@ -205,4 +225,72 @@ pub fn load_into(vs: &VarStore, tensors: &HashMap<String, Tensor>, what: &Path) 
 /// Optimiser tensors as a sorted map.
 pub fn read_optimizer(path: &Path) -> Result<BTreeMap<String, Tensor>> {
     Ok(read_tensors(path)?.into_iter().collect())
+}
+
+/// A trained model with everything needed to run it.
+pub struct LoadedModel {
+    pub vs: VarStore,
+    pub model: FastNet,
+    pub sidecar: Sidecar,
+    pub sidecar_path: PathBuf,
+}
+
+impl LoadedModel {
+    /// Channels, in model order.
+    pub fn channels(&self) -> &ChannelSet {
+        &self.sidecar.channels
+    }
+
+    /// The statistics the model was trained with.
+    pub fn stats(&self) -> &Stats {
+        &self.sidecar.stats
+    }
+
+    /// Checks that `ds` can feed the model — same grid, every channel
+    /// present — and returns its reader.
+    pub fn reader_for(&self, ds: Dataset) -> Result<FeatureReader> {
+        let sc = &self.sidecar;
+        if ds.grid != sc.grid {
+            bail!(
+                "{}: the model was trained on {} but the data grid is {}",
+                self.sidecar_path.display(),
+                sc.grid.describe(),
+                ds.grid.describe()
+            );
+        }
+        let (resolved, _) = sc.channels.resolve(&ds, true).with_context(|| {
+            format!(
+                "the data cannot feed the model of {}",
+                self.sidecar_path.display()
+            )
+        })?;
+        if resolved != sc.channels {
+            bail!(
+                "{}: the data lacks channels the model needs ({:?})",
+                self.sidecar_path.display(),
+                sc.channels.names()
+            );
+        }
+        Ok(FeatureReader::new(Arc::new(ds), sc.channels.clone())?)
+    }
+}
+
+/// Loads a checkpoint (its `.json` sidecar, its weights file, or a folder
+/// of checkpoints: the newest) onto `device`.
+pub fn load_model(path: &Path, device: Device) -> Result<LoadedModel> {
+    let (json, sidecar) = read_sidecar(path)?;
+    let dir = json.parent().unwrap_or(Path::new("."));
+    let weights = dir.join(&sidecar.weights);
+    let tensors = read_tensors(&weights)?;
+    let buffers = GraphBuffers::from_tensors(&tensors, sidecar.grid.len() as i64)
+        .with_context(|| format!("{}: graph buffers", weights.display()))?;
+    let vs = VarStore::new(device);
+    let model = FastNet::new(&vs.root(), &sidecar.model, &buffers)?;
+    load_into(&vs, &tensors, &weights)?;
+    Ok(LoadedModel {
+        vs,
+        model,
+        sidecar,
+        sidecar_path: json,
+    })
 }

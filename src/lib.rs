@@ -1,15 +1,25 @@
 //! fastnet: the FastNet graph-network weather forecaster (Met Office / Alan
 //! Turing Institute) in Rust, on libtorch through `tch`.
 //!
-//! This crate holds the command-line front end and the libtorch runtime
-//! glue; the numerics live in the workspace crates (`fastnet-mesh`, ...).
+//! This crate holds the network ([`model`]), training ([`train`]),
+//! inference ([`forecast`]), the checkpoint files both share
+//! ([`checkpoint`]), the one loss set-up of training and the loss report
+//! ([`loss_setup`]), scoring and spectra ([`scoring`], [`spectra_report`]),
+//! the toy atmosphere ([`synth`]), the runtime (devices, Ctrl-C:
+//! [`runtime`]), the typed errors ([`error`]) and the command line
+//! ([`cli`]); the numerics live in the workspace crates (`fastnet-mesh`,
+//! `fastnet-data`, `fastnet-eval`, `fastnet-losses`).
 
+pub mod checkpoint;
 pub mod cli;
+pub mod error;
 pub mod forecast;
 pub mod loss_report;
+pub mod loss_setup;
 pub mod model;
 pub mod runtime;
 pub mod scoring;
+pub mod spectra_report;
 pub mod synth;
 pub mod train;
 

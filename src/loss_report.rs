@@ -1,24 +1,28 @@
 //! `fastnet loss`: every training-loss term between a forecast file and the
 //! truth, per channel and lead time, in the normalised units training uses —
 //! to see which term a model pays for, and to check the terms from outside.
+//! The loss is the training run's own [`LossSetup`]: restored from a
+//! checkpoint (its statistics, weights, measured normalisers and running
+//! AMSE normaliser: the terms exactly as training saw them), or set up from
+//! statistics and a config, measuring the normalisers on the truth.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use fastnet_data::channels::ChannelSet;
 use fastnet_data::stats::Stats;
 use fastnet_data::Dataset;
-use fastnet_eval::Sht;
-use fastnet_losses::amse::amse_per_channel;
-use fastnet_losses::gradient::GradientOperator;
+use fastnet_losses::amse::{amse_per_channel, Gamma};
 use fastnet_losses::mse::mse_per_channel;
-use fastnet_losses::sht::TorchSht;
-use fastnet_losses::weights::{channel_weights, ChannelSpec};
-use fastnet_losses::wind::{wind_terms, WindPair};
-use fastnet_losses::{CombinedLoss, LossConfig, LossContext};
+use fastnet_losses::wind::wind_terms;
+use fastnet_losses::LossConfig;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
+use crate::checkpoint::Sidecar;
 use crate::forecast::file::ForecastFile;
+use crate::loss_setup::{forecast_normaliser, LossSetup, SurfaceWeights};
 
 /// Unweighted per-channel terms at one lead time.
 #[derive(Clone, Debug, Serialize)]
@@ -43,13 +47,33 @@ pub struct WindLossRow {
 #[derive(Clone, Debug, Serialize)]
 pub struct LossReport {
     pub forecast: String,
+    /// Where the loss set-up came from (a checkpoint, or statistics).
+    pub setup: String,
     /// Init times scored per lead (those the truth covers).
     pub inits: BTreeMap<i64, usize>,
     pub rows: Vec<LossRow>,
     pub wind: Vec<WindLossRow>,
-    /// Per lead: the combined loss of `config` and each of its terms
-    /// (λ and channel weights applied), as training would see them.
+    /// Per lead: the combined loss and each of its terms (λ and channel
+    /// weights applied), as training would see them.
     pub totals: BTreeMap<i64, BTreeMap<String, f64>>,
+}
+
+/// Where the report's loss comes from.
+pub enum ReportLoss<'a> {
+    /// A training checkpoint's sidecar (at `path`).
+    Checkpoint {
+        sidecar: &'a Sidecar,
+        path: &'a Path,
+    },
+    /// Statistics (from `stats_path`) and a loss configuration; the
+    /// normalisers are measured on the truth of the scored valid times.
+    Stats {
+        stats: &'a Stats,
+        stats_path: &'a Path,
+        config: &'a LossConfig,
+        surface_weights: &'a BTreeMap<String, f64>,
+        surface_default: f64,
+    },
 }
 
 fn per_channel(t: &Tensor) -> Result<Vec<f64>> {
@@ -60,10 +84,7 @@ fn per_channel(t: &Tensor) -> Result<Vec<f64>> {
 pub fn loss_report(
     fc: &ForecastFile,
     truth: &Dataset,
-    stats: &Stats,
-    config: &LossConfig,
-    surface_weights: &BTreeMap<String, f64>,
-    surface_default: f64,
+    source: ReportLoss<'_>,
 ) -> Result<LossReport> {
     if fc.grid != truth.grid {
         bail!(
@@ -73,129 +94,195 @@ pub fn loss_report(
             truth.grid.describe()
         );
     }
-    let channels = fc.channel_names();
-    let mut mean = Vec::new();
-    let mut std = Vec::new();
-    let mut inv_var = Vec::new();
-    for (_, _, name) in &channels {
-        let c = stats
-            .channels
-            .iter()
-            .find(|c| &c.name == name)
-            .with_context(|| {
-                format!(
-                    "statistics have no channel {name} (they cover {})",
-                    stats
-                        .channels
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+    // the channels: the checkpoint's forecast block (the file must hold
+    // each), or the file's own
+    let (channels, stats, stats_path, setup_name): (ChannelSet, &Stats, PathBuf, String) =
+        match &source {
+            ReportLoss::Checkpoint { sidecar, path } => {
+                let set = ChannelSet::forecast_only(&sidecar.channels.forecast_names())?;
+                if let Some(c) = set
+                    .forecast()
+                    .iter()
+                    .find(|c| fc.channels.index(&c.name).is_none())
+                {
+                    bail!(
+                        "{}: no channel {} of the model of {} (the file has {})",
+                        fc.path.display(),
+                        c.name,
+                        path.display(),
+                        fc.channels.names().join(", ")
+                    );
+                }
+                (
+                    set,
+                    &sidecar.stats,
+                    path.to_path_buf(),
+                    format!("checkpoint {}", path.display()),
                 )
-            })?;
-        if c.std <= 0.0 || c.change_std <= 0.0 {
-            bail!(
-                "statistics of {name}: std {} and change std {} must be positive",
-                c.std,
-                c.change_std
-            );
-        }
-        mean.push(c.mean);
-        std.push(c.std);
-        inv_var.push((c.std / c.change_std).powi(2));
-    }
-    let specs: Vec<ChannelSpec> = channels
-        .iter()
-        .map(|(v, l, _)| ChannelSpec {
-            variable: v.clone(),
-            level_hpa: l.map(f64::from),
-        })
-        .collect();
-    let cw = channel_weights(&specs, &inv_var, surface_weights, surface_default)?;
+            }
+            ReportLoss::Stats {
+                stats, stats_path, ..
+            } => (
+                fc.channels.clone(),
+                *stats,
+                stats_path.to_path_buf(),
+                format!("statistics {}", stats_path.display()),
+            ),
+        };
+    let norm = forecast_normaliser(&channels, stats, &stats_path)?;
     let shape = fc.grid.shape();
     let (nlat, nlon) = (shape[0] as i64, shape[1] as i64);
     let c = channels.len() as i64;
-    let area = Tensor::from_slice(&fc.grid.latitude_weights().context("grid has no rings")?)
-        .to_kind(Kind::Float);
-    let sht = TorchSht::new(&*Sht::for_grid(&fc.grid, None)?, Kind::Float, Device::Cpu);
-    let gop = GradientOperator::new(&fc.grid, Kind::Float, Device::Cpu)?;
-    let names: Vec<&str> = channels.iter().map(|c| c.2.as_str()).collect();
-    let find = |n: &str| names.iter().position(|x| *x == n);
-    let mut pair_idx: Vec<(usize, usize, String)> = Vec::new();
-    if let (Some(u), Some(v)) = (find("u10"), find("v10")) {
-        pair_idx.push((u, v, "wind10m".into()));
-    }
-    for (i, n) in names.iter().enumerate() {
-        if let Some(l) = n.strip_prefix('u').filter(|l| l.parse::<u32>().is_ok()) {
-            if let Some(v) = find(&format!("v{l}")) {
-                pair_idx.push((i, v, format!("wind{l}")));
-            }
-        }
-    }
-    let norm = |buf: &mut Vec<f32>, k: usize| {
-        for x in buf.iter_mut() {
-            *x = ((*x as f64 - mean[k]) / std[k]) as f32;
-        }
-    };
-    let mut report = LossReport {
-        forecast: fc.path.display().to_string(),
-        inits: BTreeMap::new(),
-        rows: vec![],
-        wind: vec![],
-        totals: BTreeMap::new(),
-    };
-    let mut tb = vec![0f32; fc.grid.len()];
+    // normalised forecasts and truths per lead: [n, C, nlat, nlon]
+    let mut leads = Vec::new();
+    let mut inits = BTreeMap::new();
+    let mut field = vec![0f32; fc.grid.len()];
     for (l, &lead) in fc.lead_hours.iter().enumerate() {
         let (mut pred, mut targ) = (Vec::new(), Vec::new());
         let mut n: i64 = 0;
         for i in 0..fc.init_times.len() {
             let valid = fc.valid_time(i, l);
-            if !channels.iter().all(|(v, lev, _)| truth.has(v, *lev, valid)) {
+            let fields: Vec<(&str, Option<u32>)> = channels
+                .forecast()
+                .iter()
+                .filter_map(|c| c.field())
+                .collect();
+            if !fields.iter().all(|(v, lev)| truth.has(v, *lev, valid)) {
                 continue;
             }
-            for (k, (v, lev, _)) in channels.iter().enumerate() {
+            for (k, (v, lev)) in fields.iter().enumerate() {
                 let mut f = fc.read(v, *lev, i, l)?;
-                norm(&mut f, k);
+                norm.normalise(&mut f, k..k + 1);
                 pred.extend(f);
-                truth.read_field(v, *lev, valid, &mut tb)?;
-                let mut t = tb.clone();
-                norm(&mut t, k);
+                truth.read_field(v, *lev, valid, &mut field)?;
+                let mut t = field.clone();
+                norm.normalise(&mut t, k..k + 1);
                 targ.extend(t);
             }
             n += 1;
         }
-        report.inits.insert(lead, n as usize);
-        if n == 0 {
-            continue;
+        inits.insert(lead, n as usize);
+        if n > 0 {
+            let p = Tensor::from_slice(&pred).view([n, c, nlat, nlon]);
+            let t = Tensor::from_slice(&targ).view([n, c, nlat, nlon]);
+            leads.push((lead, p, t));
         }
-        let p = Tensor::from_slice(&pred).view([n, c, nlat, nlon]);
-        let t = Tensor::from_slice(&targ).view([n, c, nlat, nlon]);
-        let gamma = Tensor::from_slice(
-            &match config.amse_gamma_scale {
-                Some(scale) => fastnet_losses::amse::Gamma::PowerLaw {
-                    scale,
-                    power: config.amse_gamma_power,
+    }
+    if leads.is_empty() {
+        bail!(
+            "{}: the truth covers no valid time of the forecast",
+            fc.path.display()
+        );
+    }
+    let (setup, beta) = match &source {
+        ReportLoss::Checkpoint { sidecar, path } => {
+            let cfg = &sidecar.config;
+            let setup = LossSetup::new(
+                &cfg.loss,
+                SurfaceWeights {
+                    weights: &cfg.data.surface_weights,
+                    default: cfg.data.surface_default,
                 },
-                None => fastnet_losses::amse::Gamma::Uniform,
-            }
-            .weights(sht.lmax()),
-        )
-        .to_kind(Kind::Float);
-        let mse = per_channel(&mse_per_channel(&p, &t, &area)?)?;
+                &channels,
+                &sidecar.stats,
+                path,
+                &fc.grid,
+                sidecar.loss.measured.clone(),
+            )?;
+            // β_j = 1 / running mean, held where training left it
+            let beta = sidecar
+                .loss
+                .amse_running
+                .as_ref()
+                .filter(|r| !r.is_empty())
+                .map(|r| {
+                    r.iter()
+                        .map(|&x| if x > 0.0 { 1.0 / x } else { 1.0 })
+                        .collect::<Vec<f64>>()
+                });
+            (setup, beta)
+        }
+        ReportLoss::Stats {
+            stats,
+            stats_path,
+            config,
+            surface_weights,
+            surface_default,
+        } => {
+            // the normalisers on up to 8 truth fields spread over the leads
+            let all = Tensor::cat(
+                &leads
+                    .iter()
+                    .map(|x| x.2.shallow_clone())
+                    .collect::<Vec<_>>(),
+                0,
+            );
+            let total = all.size()[0];
+            let n = total.min(8);
+            let pick = Tensor::from_slice(&(0..n).map(|k| k * total / n).collect::<Vec<i64>>());
+            let measured = LossSetup::measure(
+                &channels,
+                stats,
+                stats_path,
+                &fc.grid,
+                &all.index_select(0, &pick),
+            )?;
+            let mut config = (*config).clone();
+            config.wind = config.wind && !channels.wind_pairs().is_empty();
+            (
+                LossSetup::new(
+                    &config,
+                    SurfaceWeights {
+                        weights: surface_weights,
+                        default: *surface_default,
+                    },
+                    &channels,
+                    stats,
+                    stats_path,
+                    &fc.grid,
+                    measured,
+                )?,
+                None,
+            )
+        }
+    };
+    let mut setup = setup;
+    setup.config.wind = setup.config.wind && !setup.wind.is_empty();
+    let area = Tensor::from_slice(&setup.area_weights()?).to_kind(Kind::Float);
+    let sht = setup.sht(Device::Cpu)?;
+    let (gop, sx, sy) = setup.gradient(Device::Cpu)?;
+    let gamma = match setup.config.amse_gamma_scale {
+        Some(scale) => Gamma::PowerLaw {
+            scale,
+            power: setup.config.amse_gamma_power,
+        },
+        None => Gamma::Uniform,
+    };
+    let gamma = Tensor::from_slice(&gamma.weights(sht.lmax())).to_kind(Kind::Float);
+    let pairs = setup.wind_pairs();
+    let names = channels.forecast_names();
+    let mut report = LossReport {
+        forecast: fc.path.display().to_string(),
+        setup: setup_name,
+        inits,
+        rows: vec![],
+        wind: vec![],
+        totals: BTreeMap::new(),
+    };
+    for (lead, p, t) in &leads {
+        let mse = per_channel(&mse_per_channel(p, t, &area)?)?;
         let amse = per_channel(&amse_per_channel(
             &sht,
-            &p,
-            &t,
-            config.amse_epsilon,
+            p,
+            t,
+            setup.config.amse_epsilon,
             &gamma,
         )?)?;
-        let (sx, sy) = gop.derivative_std(&t)?;
-        let (sx, sy) = (sx.clamp_min(1e-12), sy.clamp_min(1e-12));
-        let (gx, gy) = gop.loss_per_channel(&p, &t, &sx, &sy)?;
+        let (gx, gy) = gop.loss_per_channel(p, t, &sx, &sy)?;
         let (gx, gy) = (per_channel(&gx)?, per_channel(&gy)?);
-        for k in 0..channels.len() {
+        for k in 0..names.len() {
             report.rows.push(LossRow {
-                lead_hours: lead,
+                lead_hours: *lead,
                 channel: names[k].to_string(),
                 mse: mse[k],
                 amse: amse[k],
@@ -203,59 +290,29 @@ pub fn loss_report(
                 grad_y: gy[k],
             });
         }
-        let mut pairs = Vec::new();
-        for (u, v, _) in &pair_idx {
-            let phys = |k: usize| t.narrow(1, k as i64, 1) * std[k] + mean[k];
-            let speed = (phys(*u).square() + phys(*v).square()).sqrt();
-            let speed_std = f64::try_from(speed.std(true))?.max(1e-6);
-            pairs.push(WindPair {
-                u_channel: *u as i64,
-                v_channel: *v as i64,
-                u_mean: mean[*u],
-                u_std: std[*u],
-                v_mean: mean[*v],
-                v_std: std[*v],
-                speed_std,
-            });
+        if !pairs.is_empty() {
+            let (dir, spd) = wind_terms(p, t, &area, &pairs)?;
+            let (dir, spd) = (per_channel(&dir)?, per_channel(&spd)?);
+            for (k, pair) in setup.wind.iter().enumerate() {
+                report.wind.push(WindLossRow {
+                    lead_hours: *lead,
+                    pair: pair.name.clone(),
+                    direction: dir[k],
+                    speed: spd[k],
+                });
+            }
         }
-        let (dir, spd) = wind_terms(&p, &t, &area, &pairs)?;
-        let (dir, spd) = (per_channel(&dir)?, per_channel(&spd)?);
-        for (k, (_, _, name)) in pair_idx.iter().enumerate() {
-            report.wind.push(WindLossRow {
-                lead_hours: lead,
-                pair: name.clone(),
-                direction: dir[k],
-                speed: spd[k],
-            });
-        }
-        let mut cfg = config.clone();
-        cfg.wind = cfg.wind && !pairs.is_empty();
-        let ctx = LossContext {
-            area_weights: area.shallow_clone(),
-            channel_weights: Tensor::from_slice(&cw).to_kind(Kind::Float),
-            sht: Some(TorchSht::new(
-                &*Sht::for_grid(&fc.grid, None)?,
-                Kind::Float,
-                Device::Cpu,
-            )),
-            gradient: Some((
-                GradientOperator::new(&fc.grid, Kind::Float, Device::Cpu)?,
-                sx,
-                sy,
-            )),
-            wind_pairs: pairs,
+        // a fresh loss per lead: without a checkpoint's running AMSE
+        // normaliser, each lead starts one of its own
+        let mut combined = setup.combined(Device::Cpu)?;
+        let out = match &beta {
+            Some(b) => combined.forward_with_beta(p, t, Some(b))?,
+            None => combined.forward(p, t)?,
         };
-        let out = CombinedLoss::new(cfg, ctx)?.forward(&p, &t)?;
         let mut totals: BTreeMap<String, f64> =
             out.terms.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        totals.insert("total".into(), f64::try_from(&out.total)?);
-        report.totals.insert(lead, totals);
-    }
-    if report.rows.is_empty() {
-        bail!(
-            "{}: the truth covers no valid time of the forecast",
-            fc.path.display()
-        );
+        totals.insert("total".into(), f64::try_from(&out.total).context("total")?);
+        report.totals.insert(*lead, totals);
     }
     Ok(report)
 }

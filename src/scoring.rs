@@ -1,6 +1,7 @@
 //! Scoring forecast files against ERA5 truth: WeatherBench2 metrics per
 //! variable, level and lead time ([`fastnet_eval::metrics`]), wind-vector
-//! scores for every (u, v) pair, and power spectra at chosen leads.
+//! scores for every (u, v) pair, power spectra at chosen leads, and the
+//! forecast − truth field a map shows.
 //!
 //! Forecasts are matched with the truth by valid time; a (init, lead) whose
 //! valid time the truth does not cover is skipped and counted, never filled.
@@ -15,7 +16,7 @@ use fastnet_eval::metrics::{
     WindScores, WindSummary,
 };
 use fastnet_eval::Sht;
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::forecast::file::ForecastFile;
@@ -118,14 +119,18 @@ pub fn evaluate(
         );
     }
     let weights = AreaWeights::for_grid(&fc.grid).context("forecast grid has no latitude rings")?;
-    let channels = fc.channel_names();
-    for (var, level, name) in &channels {
+    // a forecast file's channels are all fields (variable, level)
+    let channels = fc.channels.forecast();
+    for ch in channels {
+        let (name, Some((var, level))) = (&ch.name, ch.field()) else {
+            continue;
+        };
         let present = truth
             .vars
             .get(var)
             .is_some_and(|e| match (level, &e.levels) {
                 (None, None) => true,
-                (Some(l), Some(ls)) => ls.contains(l),
+                (Some(l), Some(ls)) => ls.contains(&l),
                 _ => false,
             });
         if !present {
@@ -144,7 +149,10 @@ pub fn evaluate(
     let mut rows = Vec::new();
     let mut truth_buf = vec![0f32; n];
     let mut clim_buf = vec![0f32; n];
-    for (var, level, name) in &channels {
+    for ch in channels {
+        let (name, Some((var, level))) = (&ch.name, ch.field()) else {
+            continue;
+        };
         for l in 0..nl {
             let mut scores: Vec<FieldScores> = Vec::new();
             let mut skipped = 0;
@@ -152,18 +160,18 @@ pub fn evaluate(
                 done += 1;
                 progress(done, total);
                 let valid = fc.valid_time(i, l);
-                if !truth.has(var, *level, valid) {
+                if !truth.has(var, level, valid) {
                     skipped += 1;
                     continue;
                 }
-                let f = fc.read(var, *level, i, l)?;
+                let f = fc.read(var, level, i, l)?;
                 if f.iter().all(|v| v.is_nan()) {
                     skipped += 1;
                     continue;
                 }
-                truth.read_field(var, *level, valid, &mut truth_buf)?;
+                truth.read_field(var, level, valid, &mut truth_buf)?;
                 let have_clim = match clim {
-                    Some(c) => c.field(var, *level, valid, &mut clim_buf)?,
+                    Some(c) => c.field(var, level, valid, &mut clim_buf)?,
                     None => false,
                 };
                 let fa = ArrayView2::from_shape(shape, &f)?;
@@ -181,7 +189,7 @@ pub fn evaluate(
                 rows.push(ScoreRow {
                     model: model.into(),
                     variable: name.clone(),
-                    level_hpa: *level,
+                    level_hpa: level,
                     lead_hours: fc.lead_hours[l],
                     units: units_of(truth, var),
                     summary,
@@ -190,32 +198,22 @@ pub fn evaluate(
             }
         }
     }
-    // wind pairs: u/v at the same level, and u10/v10
+    // wind pairs: u10/v10 (`wind10m`), and u/v at the same level (`wind850`, ...)
     let mut wind = Vec::new();
-    let mut pairs: Vec<(String, String, Option<u32>, String)> = Vec::new();
-    if channels.iter().any(|c| c.2 == "u10") && channels.iter().any(|c| c.2 == "v10") {
-        pairs.push(("u10".into(), "v10".into(), None, "wind10m".into()));
-    }
-    for (var, level, _) in &channels {
-        if let (true, Some(l)) = (var == "u", level) {
-            if channels.iter().any(|c| c.0 == "v" && c.1 == Some(*l)) {
-                pairs.push(("u".into(), "v".into(), Some(*l), format!("wind{l}")));
-            }
-        }
-    }
     let mut ub = vec![0f32; n];
     let mut vb = vec![0f32; n];
-    for (u, v, level, name) in pairs {
+    for pair in fc.channels.wind_pairs() {
+        let (u, v, level) = (pair.u_var.as_str(), pair.v_var.as_str(), pair.level);
         for l in 0..nl {
             let mut scores: Vec<WindScores> = Vec::new();
             for i in 0..ni {
                 let valid = fc.valid_time(i, l);
-                if !(truth.has(&u, level, valid) && truth.has(&v, level, valid)) {
+                if !(truth.has(u, level, valid) && truth.has(v, level, valid)) {
                     continue;
                 }
-                let (fu, fv) = (fc.read(&u, level, i, l)?, fc.read(&v, level, i, l)?);
-                truth.read_field(&u, level, valid, &mut ub)?;
-                truth.read_field(&v, level, valid, &mut vb)?;
+                let (fu, fv) = (fc.read(u, level, i, l)?, fc.read(v, level, i, l)?);
+                truth.read_field(u, level, valid, &mut ub)?;
+                truth.read_field(v, level, valid, &mut vb)?;
                 let view = |x: &[f32]| ArrayView2::from_shape(shape, x).map(|a| a.to_owned());
                 let (fu, fv, tu, tv) = (view(&fu)?, view(&fv)?, view(&ub)?, view(&vb)?);
                 scores.push(score_wind(
@@ -229,7 +227,7 @@ pub fn evaluate(
             if let Some(summary) = summarise_wind(&scores) {
                 wind.push(WindRow {
                     model: model.into(),
-                    variable: name.clone(),
+                    variable: pair.name.clone(),
                     lead_hours: fc.lead_hours[l],
                     summary,
                 });
@@ -291,8 +289,66 @@ pub fn spectra(
     Ok((pf, pt, count))
 }
 
+/// One forecast field and its error against the truth at the same valid
+/// time, as drawn by `fastnet plot map`.
+#[derive(Clone, Debug)]
+pub struct FieldError {
+    /// `[nlat, nlon]` forecast field, units of the variable.
+    pub forecast: Array2<f64>,
+    /// `[nlat, nlon]` forecast − truth, units of the variable.
+    pub error: Array2<f64>,
+    /// The valid time, init + lead.
+    pub valid: Timestamp,
+}
+
+/// The forecast of `var` at `level` (hPa) for init index `init` and lead
+/// index `lead` of `fc`, and its error `forecast − truth` against the truth
+/// at the valid time. Errors when the indices are outside the file or the
+/// truth lacks the field.
+pub fn field_error(
+    fc: &ForecastFile,
+    truth: &Dataset,
+    var: &str,
+    level: Option<u32>,
+    init: usize,
+    lead: usize,
+) -> Result<FieldError> {
+    if init >= fc.init_times.len() || lead >= fc.lead_hours.len() {
+        bail!(
+            "{}: no (init {init}, lead {lead}) among its {} init times x {} leads",
+            fc.path.display(),
+            fc.init_times.len(),
+            fc.lead_hours.len()
+        );
+    }
+    let shape = (fc.grid.shape()[0], fc.grid.shape()[1]);
+    let f: Vec<f64> = fc
+        .read(var, level, init, lead)?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let mut t = vec![0f32; fc.grid.len()];
+    let valid = fc.valid_time(init, lead);
+    truth
+        .read_field(var, level, valid, &mut t)
+        .with_context(|| {
+            format!(
+                "truth for {var}{} at {}",
+                level.map_or(String::new(), |l| l.to_string()),
+                fastnet_data::time::format_time(valid)
+            )
+        })?;
+    let forecast = Array2::from_shape_vec(shape, f)?;
+    let error = &forecast - &Array2::from_shape_vec(shape, t.into_iter().map(f64::from).collect())?;
+    Ok(FieldError {
+        forecast,
+        error,
+        valid,
+    })
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::forecast::file::{vars_of, ForecastLayout, ForecastWriter};
     use fastnet_data::channels::ChannelSet;
@@ -305,7 +361,7 @@ mod tests {
     /// Truth on 48 h; a forecast = truth + offsets (t850 +1 K, t2m −2 K, wind
     /// exact), inits at 0 and 6 h, leads 6, 12 and 48 h (the last runs past
     /// the truth for the second init).
-    fn setup(dir: &std::path::Path) -> (Dataset, ForecastFile) {
+    pub(crate) fn setup(dir: &std::path::Path) -> (Dataset, ForecastFile) {
         let grid = Grid::from_spec("latlon:10").unwrap();
         let times: Vec<Timestamp> = (0..=8).map(|k| T0 + k * 6 * 3600).collect();
         let truth_path = dir.join("truth.nc");
@@ -399,6 +455,12 @@ mod tests {
             );
         }
         assert!(pf[0] < pt[0]);
+        // the map's error field is the known offset everywhere
+        let fe = field_error(&fc, &truth, "t2m", None, 1, 0).unwrap();
+        assert_eq!(fe.valid, T0 + 12 * 3600);
+        assert_eq!(fe.error.dim(), (fc.grid.shape()[0], fc.grid.shape()[1]));
+        assert!(fe.error.iter().all(|e| (e + 2.0).abs() < 1e-3));
+        assert!(field_error(&fc, &truth, "t2m", None, 2, 0).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -6,7 +6,8 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use fastnet_data::inspect::{check_values, inspect, Inspection, TimeSummary};
 use fastnet_data::Dataset;
-use indicatif::{ProgressBar, ProgressStyle};
+
+use super::progress::bar;
 
 #[derive(Subcommand)]
 pub enum DataCommand {
@@ -39,15 +40,9 @@ fn run_inspect(args: InspectArgs) -> Result<()> {
     let mut report = inspect(&args.paths);
     if args.values && report.problems.is_empty() {
         let ds = Dataset::open(&args.paths)?;
-        let bar = ProgressBar::new(ds.times.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} times",
-            )
-            .expect("static template"),
-        );
-        let lines = check_values(&ds, 50, &mut |done, _| bar.set_position(done as u64));
-        bar.finish_and_clear();
+        let pb = bar(ds.times.len() as u64, "times");
+        let lines = check_values(&ds, 50, &mut |done, _| pb.set_position(done as u64));
+        pb.finish_and_clear();
         report.problems.extend(lines);
     }
     if args.json {

@@ -1,17 +1,17 @@
 //! `fastnet eval` and `fastnet spectra`.
 
-use std::io::Write;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use fastnet_data::Dataset;
-use fastnet_eval::spectra::{effective_resolution, small_scale_power_ratio};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
+use fastnet_mesh::atomic::write_atomic;
 
+use super::progress::bar;
 use crate::forecast::file::ForecastFile;
-use crate::scoring::{evaluate, spectra, Climatology, Evaluation};
+use crate::scoring::{evaluate, Climatology, Evaluation};
+use crate::spectra_report::spectra_report;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -49,16 +49,6 @@ pub fn model_and_path(spec: &str) -> (String, PathBuf) {
     }
 }
 
-fn bar(len: u64, what: &str) -> ProgressBar {
-    let b = ProgressBar::new(len);
-    b.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .expect("static template"),
-    );
-    b.set_message(what.to_string());
-    b
-}
-
 pub fn run_eval(args: EvalArgs) -> Result<()> {
     let truth = Dataset::open(&args.truth).context("opening the truth")?;
     let clim = match &args.climatology {
@@ -83,11 +73,10 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
     let json_path = args.output.join("scores.json");
-    std::fs::write(&json_path, serde_json::to_vec_pretty(&all)?)
+    write_atomic(&json_path, &serde_json::to_vec_pretty(&all)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
     let csv_path = args.output.join("scores.csv");
-    let mut csv = std::fs::File::create(&csv_path)
-        .with_context(|| format!("writing {}", csv_path.display()))?;
+    let mut csv = String::new();
     writeln!(csv, "model,variable,level_hpa,lead_hours,units,rmse,rmse_sqrt_before_time_avg,bias,mae,acc,count,skipped")?;
     for ev in &all {
         for r in &ev.rows {
@@ -110,6 +99,8 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
             )?;
         }
     }
+    write_atomic(&csv_path, csv.as_bytes())
+        .with_context(|| format!("writing {}", csv_path.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
@@ -178,36 +169,6 @@ pub struct SpectraArgs {
     output: PathBuf,
 }
 
-/// One (variable, lead) entry of spectra.json.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SpectrumEntry {
-    pub variable: String,
-    pub lead_hours: i64,
-    pub units: String,
-    /// Power per total wavenumber of the truth at the same valid times.
-    pub truth: Vec<f64>,
-    /// model -> power per total wavenumber.
-    pub models: Vec<(String, Vec<f64>)>,
-    /// model -> effective resolution (km), see fastnet_eval::spectra.
-    pub effective_resolution_km: Vec<(String, Option<f64>)>,
-    /// model -> forecast power over truth power summed over the upper half
-    /// of the wavenumbers (l >= lmax/2): 1 keeps the small scales, < 1 blurs.
-    #[serde(default)]
-    pub small_scale_power_ratio: Vec<(String, Option<f64>)>,
-}
-
-/// Splits `z500` into (`z`, Some(500)) and `t2m` into (`t2m`, None).
-pub fn split_channel(name: &str) -> (String, Option<u32>) {
-    let pos = name.find(|c: char| c.is_ascii_digit());
-    match pos {
-        Some(p) if fastnet_data::catalogue::by_short(name).is_none() => match name[p..].parse() {
-            Ok(l) => (name[..p].to_string(), Some(l)),
-            Err(_) => (name.to_string(), None),
-        },
-        _ => (name.to_string(), None),
-    }
-}
-
 pub fn run_spectra(args: SpectraArgs) -> Result<()> {
     let truth = Dataset::open(&args.truth).context("opening the truth")?;
     let files: Vec<(String, ForecastFile)> = args
@@ -216,62 +177,22 @@ pub fn run_spectra(args: SpectraArgs) -> Result<()> {
         .map(|s| model_and_path(s))
         .map(|(m, p)| ForecastFile::open(&p).map(|f| (m, f)))
         .collect::<Result<_>>()?;
-    let mut out = Vec::new();
-    let b = bar(
-        (args.variables.len() * args.leads.len() * files.len()) as u64,
-        "spectra",
-    );
-    for name in &args.variables {
-        let (var, level) = split_channel(name);
-        for &lead in &args.leads {
-            let mut entry = SpectrumEntry {
-                variable: name.clone(),
-                lead_hours: lead,
-                units: String::new(),
-                truth: vec![],
-                models: vec![],
-                effective_resolution_km: vec![],
-                small_scale_power_ratio: vec![],
-            };
-            for (model, fc) in &files {
-                let l = fc
-                    .lead_hours
-                    .iter()
-                    .position(|&h| h == lead)
-                    .with_context(|| {
-                        format!(
-                            "{}: no lead time {lead} h (has {:?})",
-                            fc.path.display(),
-                            fc.lead_hours
-                        )
-                    })?;
-                let (pf, pt, _) = spectra(fc, &truth, &var, level, l)?;
-                entry.effective_resolution_km.push((
-                    model.clone(),
-                    effective_resolution(&pf, &pt).map(|e| e.wavelength_km),
-                ));
-                let ratio = small_scale_power_ratio(&pf, &pt, pf.len() / 2);
-                entry.small_scale_power_ratio.push((model.clone(), ratio));
-                entry.models.push((model.clone(), pf));
-                if entry.truth.is_empty() {
-                    entry.truth = pt;
-                }
-                entry.units = truth
-                    .vars
-                    .get(&var)
-                    .and_then(|v| v.units.clone())
-                    .map(|u| format!("({u})²"))
-                    .unwrap_or_default();
-                b.inc(1);
-            }
-            out.push(entry);
-        }
-    }
+    let b = bar(0, "spectra");
+    let out = spectra_report(
+        &files,
+        &truth,
+        &args.variables,
+        &args.leads,
+        &mut |done, total| {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        },
+    )?;
     b.finish_and_clear();
     if out.is_empty() {
         bail!("no spectra requested");
     }
-    std::fs::write(&args.output, serde_json::to_vec_pretty(&out)?)
+    write_atomic(&args.output, &serde_json::to_vec_pretty(&out)?)
         .with_context(|| format!("writing {}", args.output.display()))?;
     for e in &out {
         let res: Vec<String> = e

@@ -4,13 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use fastnet_data::time::{parse_date, Timestamp, HOUR};
+use fastnet_data::time::{parse_date, parse_range, Timestamp, HOUR};
 use fastnet_data::Dataset;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::forecast::rollout::{forecast, load_checkpoint, reader_for, Method};
+use super::progress;
+use crate::checkpoint::load_model;
+use crate::forecast::rollout::{forecast, step_hours, Method};
 use crate::model::Precision;
-use crate::train::trainer::parse_device;
+use crate::runtime::DeviceSpec;
 
 #[derive(Args)]
 pub struct ForecastArgs {
@@ -21,18 +22,20 @@ pub struct ForecastArgs {
     #[arg(long, num_args = 1.., required = true)]
     data: Vec<PathBuf>,
     /// Init times, comma separated (2020-01-01T00,2020-01-05T12), or
-    /// FROM..TO/HOURS (2020-01-01..2020-01-31/24).
+    /// FROM..TO/HOURS (2020-01-01..2020-01-31/24; a bare end date
+    /// includes that whole day).
     #[arg(long, required = true)]
     init: String,
     /// Number of model steps.
     #[arg(long)]
     steps: usize,
-    /// Hours per model step (the training step).
-    #[arg(long, default_value_t = 6)]
-    step_hours: i64,
+    /// Hours per model step: must be the model's training step, which is
+    /// the default (read from the checkpoint).
+    #[arg(long)]
+    step_hours: Option<i64>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceSpec,
     /// Arithmetic of the Linear layers: f32, or bf16 (mixed precision,
     /// for GPUs).
     #[arg(long, value_enum, default_value_t = Precision::F32)]
@@ -42,7 +45,8 @@ pub struct ForecastArgs {
     #[arg(long)]
     persistence: bool,
     /// Write the climatology baseline instead: the time-mean state of the
-    /// data over FROM..TO (e.g. the training period) at every lead.
+    /// data over FROM..TO (e.g. the training period; a bare end date
+    /// includes that whole day) at every lead.
     #[arg(long, conflicts_with = "persistence")]
     climatology: Option<String>,
     /// Output forecast file (NetCDF).
@@ -57,19 +61,13 @@ pub fn parse_inits(text: &str) -> Result<Vec<Timestamp>> {
             .with_context(|| format!("--init: {s:?} is not a date (2020-01-01 or 2020-01-01T06)"))
     };
     if let Some((range, every)) = text.split_once('/') {
-        let (a, b) = range
-            .split_once("..")
-            .context("--init FROM..TO/HOURS: missing `..`")?;
+        let (a, b) = parse_range(range).context("--init FROM..TO/HOURS")?;
         let every: i64 = every
             .trim_end_matches('h')
             .parse()
             .with_context(|| format!("--init: {every:?} is not a number of hours"))?;
         if every <= 0 {
             bail!("--init: the spacing must be a positive number of hours");
-        }
-        let (a, b) = (date(a)?, date(b)?);
-        if b < a {
-            bail!("--init: {text:?} ends before it starts");
         }
         return Ok((0..)
             .map(|k| a + k * every * HOUR)
@@ -81,41 +79,26 @@ pub fn parse_inits(text: &str) -> Result<Vec<Timestamp>> {
 
 pub fn run(args: ForecastArgs) -> Result<()> {
     let inits = parse_inits(&args.init)?;
-    let device = parse_device(&args.device)?;
-    let mut m = load_checkpoint(&args.checkpoint, device)?;
+    let device = args.device.resolve()?;
+    let mut m = load_model(&args.checkpoint, device)?;
+    let step_hours = step_hours(&m, args.step_hours)?;
     m.model.set_precision(args.precision);
     let ds = Dataset::open(&args.data).context("opening the initial-state data")?;
-    let reader = reader_for(&m, ds)?;
-    let bar = ProgressBar::new((inits.len() * args.steps) as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps {msg}",
-        )
-        .expect("static template"),
-    );
+    let reader = m.reader_for(ds)?;
     let method = match (&args.climatology, args.persistence) {
         (Some(range), _) => {
-            let (a, b) = range
-                .split_once("..")
-                .context("--climatology FROM..TO: missing `..`")?;
-            let date = |s: &str| {
-                parse_date(s).with_context(|| format!("--climatology: {s:?} is not a date"))
-            };
-            let (from, mut to) = (date(a)?, date(b)?);
-            if !b.contains(['T', ' ']) {
-                to += 86_400 - 1;
-            }
+            let (from, to) = parse_range(range).context("--climatology FROM..TO")?;
             Method::Climatology { from, to }
         }
         (None, true) => Method::Persistence,
         (None, false) => Method::Model,
     };
+    let bar = progress::bar((inits.len() * args.steps) as u64, "steps");
     let out = forecast(
         &m,
         &reader,
         &inits,
         args.steps,
-        args.step_hours,
         method,
         &args.output,
         &mut |d, _| bar.set_position(d as u64),
@@ -130,7 +113,7 @@ pub fn run(args: ForecastArgs) -> Result<()> {
         },
         inits.len(),
         args.steps,
-        args.step_hours,
+        step_hours,
         m.sidecar.step,
         out.display()
     );

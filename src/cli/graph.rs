@@ -1,13 +1,14 @@
 //! `fastnet graph build` and `fastnet graph info`.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use fastnet_mesh::stats::EdgeSetStats;
 use fastnet_mesh::{BuildStage, Graph, GraphConfig, GraphStats, Grid, GridToMesh, MeshToGrid};
-use indicatif::{ProgressBar, ProgressStyle};
+
+use super::progress::bar;
 
 #[derive(Subcommand)]
 pub enum GraphCommand {
@@ -26,10 +27,9 @@ pub struct BuildArgs {
     /// latlon-nopoles:..., or points:FILE.csv (lat,lon per line).
     #[arg(long)]
     grid: String,
-    /// Rule set to start from: fastnet (k-nearest 2 / 3) or graphcast
-    /// (radius 0.6 / containing triangle).
-    #[arg(long, default_value = "fastnet", value_parser = ["fastnet", "graphcast"])]
-    preset: String,
+    /// Rule set to start from.
+    #[arg(long, value_enum, default_value_t = Preset::Fastnet)]
+    preset: Preset,
     /// Icosahedron refinement level of the finest mesh (0..=8; 5 = 10,242
     /// nodes, 6 = 40,962).
     #[arg(long, default_value_t = 5)]
@@ -46,6 +46,26 @@ pub struct BuildArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The rule sets `graph build --preset` starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// FastNet: k = 2 nearest (encoder), k = 3 nearest (decoder).
+    Fastnet,
+    /// GraphCast: encoder radius 0.6 x the longest finest-mesh edge, decoder
+    /// containing triangle.
+    Graphcast,
+}
+
+impl Preset {
+    /// Its rules at mesh refinement `mesh_level`.
+    fn config(self, mesh_level: u32) -> GraphConfig {
+        match self {
+            Preset::Fastnet => GraphConfig::fastnet(mesh_level),
+            Preset::Graphcast => GraphConfig::graphcast(mesh_level),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -66,10 +86,7 @@ pub fn run(cmd: GraphCommand) -> Result<()> {
 
 fn build(args: BuildArgs) -> Result<()> {
     let grid = Grid::from_spec(&args.grid)?;
-    let mut config = match args.preset.as_str() {
-        "graphcast" => GraphConfig::graphcast(args.mesh_level),
-        _ => GraphConfig::fastnet(args.mesh_level),
-    };
+    let mut config = args.preset.config(args.mesh_level);
     if let Some(rule) = args.grid_to_mesh {
         config.grid_to_mesh = rule;
     }
@@ -78,26 +95,21 @@ fn build(args: BuildArgs) -> Result<()> {
     }
     config.validate()?;
 
-    let bar = ProgressBar::new(BuildStage::ALL.len() as u64 + 1);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:24} {pos}/{len} {msg}")
-            .expect("static template"),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
+    let pb = bar(BuildStage::ALL.len() as u64 + 1, "building");
     let start = Instant::now();
     let mut stage_no = 0;
     let graph = Graph::build_with_progress(&grid, &config, &mut |stage| {
-        bar.set_position(stage_no);
-        bar.set_message(stage.describe());
+        pb.set_position(stage_no);
+        pb.set_message(stage.describe());
         stage_no += 1;
     })
     .with_context(|| format!("building the graph for {}", grid.describe()))?;
-    bar.set_position(stage_no);
-    bar.set_message(format!("writing {}", args.output.display()));
+    pb.set_position(stage_no);
+    pb.set_message(format!("writing {}", args.output.display()));
     graph
         .save(&args.output)
         .with_context(|| format!("writing {}", args.output.display()))?;
-    bar.finish_and_clear();
+    pb.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
 
     let stats = graph.stats();

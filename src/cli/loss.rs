@@ -1,4 +1,4 @@
-//! `fastnet loss --forecast F.nc --truth PATHS --stats stats.json [--config C.toml]`.
+//! `fastnet loss --forecast F.nc --truth PATHS (--checkpoint C | --stats stats.json [--config C.toml])`.
 
 use std::path::PathBuf;
 
@@ -8,8 +8,9 @@ use fastnet_data::stats::Stats;
 use fastnet_data::Dataset;
 use fastnet_losses::LossConfig;
 
+use crate::checkpoint::read_sidecar;
 use crate::forecast::file::ForecastFile;
-use crate::loss_report::loss_report;
+use crate::loss_report::{loss_report, ReportLoss};
 use crate::train::config::TrainConfig;
 
 #[derive(Args)]
@@ -20,12 +21,20 @@ pub struct LossArgs {
     /// ERA5 NetCDF truth: files, folders or globs.
     #[arg(long, num_args = 1.., required = true)]
     truth: Vec<PathBuf>,
-    /// Statistics from `fastnet stats` (normalisation and channel weights).
+    /// A training checkpoint (sidecar, weights file or folder): the loss
+    /// exactly as that run saw it — its statistics, weights, measured
+    /// normalisers and running AMSE normaliser.
+    #[arg(long, required_unless_present = "stats", conflicts_with_all = ["stats", "config"])]
+    checkpoint: Option<PathBuf>,
+    /// Statistics from `fastnet stats` (normalisation and channel weights);
+    /// the gradient and wind-speed normalisers are then measured on the
+    /// truth at the scored valid times.
     #[arg(long)]
-    stats: PathBuf,
-    /// A training config whose [loss] and [data] surface weights set the
-    /// weighted totals (default: every term on with λ = 1, wind on).
-    #[arg(long)]
+    stats: Option<PathBuf>,
+    /// With --stats: a training config whose [loss] and [data] surface
+    /// weights set the weighted totals (default: every term on with λ = 1,
+    /// wind on).
+    #[arg(long, requires = "stats")]
     config: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long)]
@@ -33,6 +42,32 @@ pub struct LossArgs {
 }
 
 pub fn run(args: LossArgs) -> Result<()> {
+    let fc = ForecastFile::open(&args.forecast)?;
+    let truth = Dataset::open(&args.truth).context("opening the truth")?;
+    let r = match (&args.checkpoint, &args.stats) {
+        (Some(c), _) => {
+            let (path, sidecar) = read_sidecar(c)?;
+            loss_report(
+                &fc,
+                &truth,
+                ReportLoss::Checkpoint {
+                    sidecar: &sidecar,
+                    path: &path,
+                },
+            )?
+        }
+        (None, Some(stats_path)) => report_from_stats(&args, &fc, &truth, stats_path)?,
+        (None, None) => anyhow::bail!("give --checkpoint or --stats"),
+    };
+    print(&r, args.json)
+}
+
+fn report_from_stats(
+    args: &LossArgs,
+    fc: &ForecastFile,
+    truth: &Dataset,
+    stats_path: &std::path::Path,
+) -> Result<crate::loss_report::LossReport> {
     let (loss, surface, default) = match &args.config {
         Some(p) => {
             let c = TrainConfig::load(p)?;
@@ -51,14 +86,26 @@ pub fn run(args: LossArgs) -> Result<()> {
             0.1,
         ),
     };
-    let fc = ForecastFile::open(&args.forecast)?;
-    let truth = Dataset::open(&args.truth).context("opening the truth")?;
-    let stats = Stats::load(&args.stats)?;
-    let r = loss_report(&fc, &truth, &stats, &loss, &surface, default)?;
-    if args.json {
+    let stats = Stats::load(stats_path)?;
+    loss_report(
+        fc,
+        truth,
+        ReportLoss::Stats {
+            stats: &stats,
+            stats_path,
+            config: &loss,
+            surface_weights: &surface,
+            surface_default: default,
+        },
+    )
+}
+
+fn print(r: &crate::loss_report::LossReport, json: bool) -> Result<()> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
+    println!("loss set-up from {}", r.setup);
     println!(
         "{:<8} {:<10} {:>12} {:>12} {:>12} {:>12}",
         "lead h", "channel", "mse", "amse", "grad_x", "grad_y"

@@ -8,6 +8,7 @@ mod forecast;
 mod graph;
 mod loss;
 mod plot;
+mod progress;
 mod stats;
 mod synth;
 mod train;

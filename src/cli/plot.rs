@@ -3,14 +3,17 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use fastnet_data::channels::parse_field;
 use fastnet_data::Dataset;
+use fastnet_eval::metrics::Summary;
 use fastnet_eval::plots::{plot_lead_time, plot_maps, plot_spectra, Line, MapPanel, Panel};
 use ndarray::Array2;
 
-use super::evaluate::{model_and_path, split_channel, SpectrumEntry};
+use super::evaluate::model_and_path;
 use crate::forecast::file::ForecastFile;
-use crate::scoring::Evaluation;
+use crate::scoring::{field_error, Evaluation};
+use crate::spectra_report::SpectrumEntry;
 
 #[derive(Subcommand)]
 pub enum PlotCommand {
@@ -40,9 +43,47 @@ pub struct RmsePlotArgs {
     /// Channels to draw (default: all).
     #[arg(long, value_delimiter = ',')]
     variables: Vec<String>,
-    /// rmse, rmse_sqrt_before_time_avg, bias, mae or acc.
-    #[arg(long, default_value = "rmse")]
-    score: String,
+    /// Score to draw.
+    #[arg(long, value_enum, default_value_t = Score::Rmse)]
+    score: Score,
+}
+
+/// The scores of a `fastnet eval` row that `plot rmse` can draw; the value
+/// names are the field names of scores.json.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Score {
+    /// sqrt of the mean MSE over init times (WeatherBench2 `rmse`).
+    Rmse,
+    /// Mean over init times of each init time's RMSE.
+    #[value(name = "rmse_sqrt_before_time_avg")]
+    RmseSqrtBeforeTimeAvg,
+    /// Mean forecast − truth.
+    Bias,
+    /// Mean absolute error.
+    Mae,
+    /// Anomaly correlation (needs `fastnet eval --climatology`).
+    Acc,
+}
+
+impl Score {
+    /// Its name on the command line and in scores.json.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .expect("no value is skipped")
+            .get_name()
+            .to_string()
+    }
+
+    /// Its value in `s`; `None` for ACC scored without a climatology.
+    fn of(self, s: &Summary) -> Option<f64> {
+        match self {
+            Score::Rmse => Some(s.rmse),
+            Score::RmseSqrtBeforeTimeAvg => Some(s.rmse_sqrt_before_time_avg),
+            Score::Bias => Some(s.bias),
+            Score::Mae => Some(s.mae),
+            Score::Acc => s.acc,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -115,24 +156,6 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                     a.variables
                 );
             }
-            let pick = |s: &fastnet_eval::metrics::Summary| -> Option<f64> {
-                match a.score.as_str() {
-                    "rmse" => Some(s.rmse),
-                    "rmse_sqrt_before_time_avg" => Some(s.rmse_sqrt_before_time_avg),
-                    "bias" => Some(s.bias),
-                    "mae" => Some(s.mae),
-                    "acc" => s.acc,
-                    _ => None,
-                }
-            };
-            if !["rmse", "rmse_sqrt_before_time_avg", "bias", "mae", "acc"]
-                .contains(&a.score.as_str())
-            {
-                bail!(
-                    "--score {}: expected rmse, rmse_sqrt_before_time_avg, bias, mae or acc",
-                    a.score
-                );
-            }
             let panels: Vec<Panel> = names
                 .iter()
                 .map(|n| {
@@ -150,7 +173,9 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                                 .rows
                                 .iter()
                                 .filter(|r| &r.variable == n)
-                                .filter_map(|r| pick(&r.summary).map(|v| (r.lead_hours as f64, v)))
+                                .filter_map(|r| {
+                                    a.score.of(&r.summary).map(|v| (r.lead_hours as f64, v))
+                                })
                                 .collect(),
                         })
                         .collect();
@@ -161,18 +186,14 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                     }
                 })
                 .collect();
-            plot_lead_time(
-                &a.output,
-                &format!("{} by lead time", a.score.to_uppercase()),
-                &a.score.to_uppercase(),
-                &panels,
-            )?;
+            let score = a.score.name().to_uppercase();
+            plot_lead_time(&a.output, &format!("{score} by lead time"), &score, &panels)?;
         }
         PlotCommand::Map(a) => {
             let (model, path) = model_and_path(&a.forecast);
             let fc = ForecastFile::open(&path)?;
             let truth = Dataset::open(&a.truth).context("opening the truth")?;
-            let (var, level) = split_channel(&a.variable);
+            let (var, level) = parse_field(&a.variable)?;
             let l = fc
                 .lead_hours
                 .iter()
@@ -186,25 +207,8 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                 );
             }
             let shape = (fc.grid.shape()[0], fc.grid.shape()[1]);
-            let f: Vec<f64> = fc
-                .read(&var, level, a.init, l)?
-                .into_iter()
-                .map(f64::from)
-                .collect();
-            let mut t = vec![0f32; fc.grid.len()];
-            let valid = fc.valid_time(a.init, l);
-            truth
-                .read_field(&var, level, valid, &mut t)
-                .with_context(|| {
-                    format!(
-                        "truth for {} at {}",
-                        a.variable,
-                        fastnet_data::time::format_time(valid)
-                    )
-                })?;
-            let field = Array2::from_shape_vec(shape, f)?;
-            let err =
-                &field - &Array2::from_shape_vec(shape, t.into_iter().map(f64::from).collect())?;
+            let fe = field_error(&fc, &truth, &var, level, a.init, l)?;
+            let valid = fe.valid;
             let lsm = match &a.lsm {
                 Some(p) => {
                     let ds = Dataset::open(std::slice::from_ref(p))
@@ -228,13 +232,13 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                 MapPanel {
                     title: format!("{model} {} +{} h", a.variable, a.lead),
                     units: units.clone(),
-                    field: field.view(),
+                    field: fe.forecast.view(),
                     diverging: false,
                 },
                 MapPanel {
                     title: format!("{model} − truth"),
                     units,
-                    field: err.view(),
+                    field: fe.error.view(),
                     diverging: true,
                 },
             ];

@@ -8,9 +8,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use fastnet_data::channels::ChannelSet;
 use fastnet_data::features::FeatureReader;
-use fastnet_data::time::parse_date;
-use fastnet_data::{stats, DataError, Dataset};
-use indicatif::{ProgressBar, ProgressStyle};
+use fastnet_data::time::parse_period;
+use fastnet_data::{stats, Dataset};
+
+use super::progress;
 
 #[derive(Args)]
 pub struct StatsArgs {
@@ -20,7 +21,7 @@ pub struct StatsArgs {
     /// First time, e.g. 1979-01-01 or 2020-01-01T06.
     #[arg(long)]
     from: String,
-    /// Last time (inclusive).
+    /// Last time (inclusive; a bare date includes that whole day).
     #[arg(long)]
     to: String,
     /// Output file.
@@ -46,40 +47,18 @@ pub struct StatsArgs {
     json: bool,
 }
 
-fn date(text: &str) -> Result<i64> {
-    parse_date(text).ok_or_else(|| DataError::BadDate { text: text.into() }.into())
-}
-
 pub fn run(args: StatsArgs) -> Result<()> {
-    let (from, to) = (date(&args.from)?, date(&args.to)?);
+    let (from, to) = parse_period(&args.from, &args.to)?;
     let ds = Dataset::open(&args.data).context("opening the data")?;
-    let default = ChannelSet::fastnet();
-    let default_names = default.names();
-    let nf: Vec<String> = args.non_forecast.clone().unwrap_or_else(|| {
-        default_names[..default.n_non_forecast()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    });
-    let fc: Vec<String> = args.forecast.clone().unwrap_or_else(|| {
-        default_names[default.n_non_forecast()..]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    });
-    let (set, warnings) = ChannelSet::from_names(&nf, &fc)?.resolve(&ds, args.require_static)?;
+    let (set, warnings) =
+        ChannelSet::requested(args.non_forecast.as_deref(), args.forecast.as_deref())?
+            .resolve(&ds, args.require_static)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     let reader =
         FeatureReader::new(std::sync::Arc::new(ds), set).context("reading the static fields")?;
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} times, eta {eta}",
-        )
-        .expect("static template"),
-    );
+    let bar = progress::bar(0, "times");
     bar.enable_steady_tick(Duration::from_millis(200));
     let start = Instant::now();
     let s = stats::compute(&reader, from, to, args.step_hours, &mut |done, total| {

@@ -1,13 +1,12 @@
 //! `fastnet synth -o DIR`: the built-in toy atmosphere.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::synth::run::{run, SynthConfig};
+use super::progress::bar;
+use crate::synth::run::{run, truncation_for, SynthConfig};
 
 #[derive(Args)]
 pub struct SynthArgs {
@@ -54,7 +53,7 @@ pub fn run_cli(args: SynthArgs) -> Result<()> {
     let cfg = SynthConfig {
         nlat,
         nlon,
-        lmax: args.lmax.unwrap_or(((2 * nlat - 1) / 3).min(nlon / 2 - 1)),
+        lmax: args.lmax.unwrap_or_else(|| truncation_for(nlat, nlon)),
         dt_s: args.dt,
         start: args.start.clone(),
         days: args.days,
@@ -62,20 +61,12 @@ pub fn run_cli(args: SynthArgs) -> Result<()> {
         seed: args.seed,
         ..SynthConfig::default()
     };
-    let bar = ProgressBar::new(1000);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
-            .expect("static template"),
+    let pb = bar(
+        (cfg.spinup_days + cfg.days).ceil() as u64,
+        &format!("days (T{} on {nlat} x {nlon})", cfg.lmax),
     );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let summary = run(&cfg, &args.output, &mut |d, total| {
-        bar.set_position((1000.0 * d / total) as u64);
-        bar.set_message(format!(
-            "day {d:.0} of {total:.0} (T{} on {nlat} x {nlon})",
-            cfg.lmax
-        ));
-    })?;
-    bar.finish_and_clear();
+    let summary = run(&cfg, &args.output, &mut |d, _| pb.set_position(d as u64))?;
+    pb.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

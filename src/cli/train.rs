@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
-use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-
+use super::progress;
 use crate::train::config::TrainConfig;
 use crate::train::run::{train, Event};
+use anyhow::Result;
+use clap::Args;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -22,11 +21,7 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let cfg = TrainConfig::load(&args.config)?;
-    let bar = ProgressBar::new(cfg.train.steps);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .expect("static template"),
-    );
+    let bar = progress::bar(cfg.train.steps, "");
     bar.enable_steady_tick(Duration::from_millis(200));
     // Without a terminal (a batch job's log file) the bar is hidden and
     // would swallow its println lines: print them, and a progress line

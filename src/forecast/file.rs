@@ -120,7 +120,8 @@ pub struct ForecastWriter {
     path: PathBuf,
     slots: Vec<(usize, Option<usize>)>,
     layout: ForecastLayout,
-    written: usize,
+    /// Which (init, lead) states were written, init-major.
+    written: Vec<bool>,
 }
 
 impl ForecastWriter {
@@ -135,11 +136,7 @@ impl ForecastWriter {
         };
         let levels = union_levels(&layout.vars);
         let slots = channel_slots(channels, &layout.vars, &levels)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let tmp = fastnet_mesh::atomic::temp_path(path);
         fastnet_data::scan::quiet_hdf5();
         let ctx = || format!("creating {}", tmp.display());
         let mut f = netcdf::create(&tmp).with_context(ctx)?;
@@ -283,8 +280,8 @@ impl ForecastWriter {
             tmp,
             path: path.to_path_buf(),
             slots,
+            written: vec![false; layout.init_times.len() * layout.lead_hours.len()],
             layout,
-            written: 0,
         })
     }
 
@@ -298,6 +295,13 @@ impl ForecastWriter {
             bail!(
                 "forecast state has {} values, expected {g} points x {c} channels",
                 state.len()
+            );
+        }
+        let nl = self.layout.lead_hours.len();
+        if i >= self.layout.init_times.len() || l >= nl {
+            bail!(
+                "forecast state ({i}, {l}) is outside the file's {} init times x {nl} leads",
+                self.layout.init_times.len()
             );
         }
         let shape = self.layout.grid.shape();
@@ -319,15 +323,16 @@ impl ForecastWriter {
             v.put_values(&field, ext)
                 .with_context(|| format!("writing {name} to {}", self.tmp.display()))?;
         }
-        self.written += 1;
+        self.written[i * nl + l] = true;
         Ok(())
     }
 
     /// Closes the file and renames it into place; refuses when not every
     /// (init, lead) state was written.
     pub fn finish(mut self) -> Result<PathBuf> {
-        let want = self.layout.init_times.len() * self.layout.lead_hours.len();
-        let (tmp, path, written) = (self.tmp.clone(), self.path.clone(), self.written);
+        let want = self.written.len();
+        let written = self.written.iter().filter(|&&w| w).count();
+        let (tmp, path) = (self.tmp.clone(), self.path.clone());
         drop(self.file.take());
         if written != want {
             let _ = std::fs::remove_file(&tmp);
@@ -336,7 +341,7 @@ impl ForecastWriter {
                 path.display()
             );
         }
-        std::fs::rename(&tmp, &path)
+        fastnet_mesh::atomic::commit(&tmp, &path)
             .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
         Ok(path)
     }
@@ -361,6 +366,9 @@ pub struct ForecastFile {
     pub lead_hours: Vec<i64>,
     pub levels: Vec<u32>,
     pub vars: Vec<ForecastVar>,
+    /// Every (variable, level) of the file as forecast channels (`z500`,
+    /// `t2m`), in file order.
+    pub channels: ChannelSet,
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -441,6 +449,15 @@ impl ForecastFile {
                 levels: has_level.then(|| present.unwrap_or_else(|| levels.clone())),
             });
         }
+        let names: Vec<String> = vars
+            .iter()
+            .flat_map(|v| match &v.levels {
+                Some(ls) => ls.iter().map(|l| format!("{}{l}", v.name)).collect(),
+                None => vec![v.name.clone()],
+            })
+            .collect();
+        let channels = ChannelSet::forecast_only(&names)
+            .with_context(|| format!("{}: variables", path.display()))?;
         let mut attributes = BTreeMap::new();
         for a in f.attributes() {
             if let Ok(AttributeValue::Str(s)) = a.value() {
@@ -455,6 +472,7 @@ impl ForecastFile {
             lead_hours: leads,
             levels,
             vars,
+            channels,
             attributes,
         })
     }
@@ -509,21 +527,6 @@ impl ForecastFile {
     pub fn valid_time(&self, i: usize, l: usize) -> Timestamp {
         self.init_times[i] + self.lead_hours[l] * HOUR
     }
-
-    /// Every (variable, level) of the file, as channel names (`z500`, `t2m`).
-    pub fn channel_names(&self) -> Vec<(String, Option<u32>, String)> {
-        let mut out = Vec::new();
-        for v in &self.vars {
-            match &v.levels {
-                Some(ls) => out.extend(
-                    ls.iter()
-                        .map(|&l| (v.name.clone(), Some(l), format!("{}{l}", v.name))),
-                ),
-                None => out.push((v.name.clone(), None, v.name.clone())),
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -565,8 +568,7 @@ mod tests {
         assert_eq!(f.levels, vec![500, 850]);
         assert_eq!(f.attributes["checkpoint"], "ckpt-00000010.json");
         assert_eq!(f.valid_time(1, 2), 1_577_858_400 + 18 * 3600);
-        let names: Vec<String> = f.channel_names().into_iter().map(|c| c.2).collect();
-        assert_eq!(names, ["z500", "z850", "t850", "t2m"]);
+        assert_eq!(f.channels.names(), ["z500", "z850", "t850", "t2m"]);
         let t850 = f.read("t", Some(850), 1, 2).unwrap();
         assert_eq!(t850[5], value(1, 2, 5, 2));
         let t500 = f.read("t", Some(500), 0, 0).unwrap_err().to_string();
@@ -583,6 +585,9 @@ mod tests {
         let partial = dir.join("partial.nc");
         let mut w = ForecastWriter::create(&partial, layout, &set).unwrap();
         w.write(0, 0, &vec![0.0; grid.len() * 4]).unwrap();
+        // the same state twice is still one of six
+        w.write(0, 0, &vec![0.0; grid.len() * 4]).unwrap();
+        assert!(w.write(2, 0, &vec![0.0; grid.len() * 4]).is_err());
         assert!(w.finish().unwrap_err().to_string().contains("only 1 of 6"));
         assert!(!partial.exists());
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);

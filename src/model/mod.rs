@@ -443,4 +443,53 @@ mod tests {
             + mlp(h, f, false);
         assert!((60_000_000..64_000_000).contains(&total), "{total}");
     }
+
+    #[test]
+    fn v1_1_sizes_give_the_published_parameter_count() {
+        // FastNet-global v1.1 (DESIGN.md §7): O96 (40,320 points), level-5
+        // mesh (10,242 nodes, 81,900 edges), 2 encoder and 3 decoder edges
+        // per grid point, 2-wide node and edge features. The reference
+        // module counts 62,236,488 trainable parameters and 1,154,484
+        // buffer values. The edge indices are valid but arbitrary (the count
+        // does not depend on them); patterns, not the global RNG.
+        let (n_grid, n_mesh) = (40_320i64, 10_242i64);
+        let edges = |n: i64, sources: i64, targets: i64| {
+            let k = Tensor::arange(n, (Kind::Int64, Device::Cpu));
+            let source = k.remainder(sources);
+            let target = (&k * 7919i64 + 13i64).remainder(targets);
+            let index = Tensor::stack(&[source, target], 1);
+            let features = (Tensor::arange(2 * n, (Kind::Float, Device::Cpu)) * 0.37)
+                .sin()
+                .view([n, 2]);
+            (index, features)
+        };
+        let graph = GraphBuffers {
+            mesh_features: (Tensor::arange(2 * n_mesh, (Kind::Float, Device::Cpu)) * 0.11)
+                .cos()
+                .view([n_mesh, 2]),
+            edges: [
+                edges(2 * n_grid, n_grid, n_mesh),
+                edges(81_900, n_mesh, n_mesh),
+                edges(3 * n_grid, n_mesh, n_grid),
+            ],
+            num_grid: n_grid,
+        };
+        let sizes: Vec<Vec<i64>> = graph.edges.iter().map(|(i, _)| i.size()).collect();
+        assert_eq!(sizes, [[80_640i64, 2], [81_900, 2], [120_960, 2]]);
+        let cfg = ModelConfig {
+            hidden: 768,
+            processor_layers: 16,
+            forecast_channels: 72,
+            nonforecast_channels: 12,
+        };
+        assert_eq!(cfg, ModelConfig::default(), "the defaults are v1.1");
+        let vs = VarStore::new(Device::Cpu);
+        let model = FastNet::new(&vs.root(), &cfg, &graph).unwrap();
+        assert_eq!(model.parameters(), 62_236_488);
+        let numel = |ts: Vec<Tensor>| ts.iter().map(|t| t.numel() as i64).sum::<i64>();
+        let trainable = numel(vs.trainable_variables());
+        assert_eq!(trainable, 62_236_488);
+        let all = numel(vs.variables().into_values().collect());
+        assert_eq!(all - trainable, 1_154_484, "buffer values");
+    }
 }

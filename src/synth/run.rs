@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use fastnet_data::loader::SplitMix64;
 use fastnet_data::time::{format_time, parse_date, Timestamp, HOUR};
 use fastnet_data::writer::{write_era5, VarData, WriteOptions};
 use fastnet_eval::{Coefficients, QuadratureKind, Sht};
@@ -27,7 +28,8 @@ pub struct SynthConfig {
     /// ±(90 − 90/nlat)°, like WeatherBench).
     pub nlat: usize,
     pub nlon: usize,
-    /// Spectral truncation of the solver (its Gaussian grid is nlat x nlon).
+    /// Spectral truncation of the solver (its Gaussian grid is nlat x nlon);
+    /// `fastnet synth` defaults it to [`truncation_for`] the grid.
     pub lmax: usize,
     pub dt_s: f64,
     pub start: String,
@@ -81,12 +83,13 @@ pub struct SynthSummary {
     pub eddy_fraction: f64,
 }
 
-fn splitmix(s: &mut u64) -> f64 {
-    *s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *s;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+/// The default spectral truncation of the solver on an `nlat` x `nlon`
+/// grid: the largest triangular truncation T that is alias-free for the
+/// quadratic terms, `nlat >= (3T + 1)/2` and `nlon >= 2T + 2`, i.e.
+/// `T = min((2 nlat − 1) / 3, nlon/2 − 1)` (T42 on 64 x 128). [`setup`]
+/// refuses grids too small to carry it.
+pub fn truncation_for(nlat: usize, nlon: usize) -> usize {
+    ((2 * nlat).saturating_sub(1) / 3).min((nlon / 2).saturating_sub(1))
 }
 
 /// The forced model and its initial state.
@@ -145,13 +148,13 @@ pub fn setup(cfg: &SynthConfig) -> Result<(ShallowWater, State)> {
     let balanced = state_from_grid(&sp, &u, &v, &phi_eq_grid);
     let tracer_eq = sp.analysis(&row(&|p| 240.0 + 40.0 * p.cos().powi(2)));
     // seeded perturbations of Φ at l = 8..24
-    let mut s = cfg.seed.wrapping_mul(0xA076_1D64_78BD_642F) ^ 0x1234_5678;
+    let mut s = SplitMix64(cfg.seed.wrapping_mul(0xA076_1D64_78BD_642F) ^ 0x1234_5678);
     let mut phi0 = balanced.phi.clone();
     for m in 0..=cfg.lmax {
         for l in m.max(8)..=cfg.lmax.min(24) {
             let i = fastnet_eval::legendre::tri_index(cfg.lmax, l, m);
-            let im = if m == 0 { 0.0 } else { splitmix(&mut s) };
-            phi0[i] += Complex64::new(splitmix(&mut s), im) * 2000.0;
+            let im = if m == 0 { 0.0 } else { s.next_signed_unit() };
+            phi0[i] += Complex64::new(s.next_signed_unit(), im) * 2000.0;
         }
     }
     let day = 86400.0;
@@ -176,15 +179,18 @@ pub fn setup(cfg: &SynthConfig) -> Result<(ShallowWater, State)> {
 }
 
 /// Stochastic vorticity forcing at total wavenumbers 8..=16: white in time,
-/// `σ √dt` Gaussian-ish increments per coefficient (σ in s^-1.5), seeded.
-pub fn stir(model: &ShallowWater, s: &mut State, rng: &mut u64, sigma: f64) {
+/// `σ √dt` Gaussian-ish increments per coefficient (σ in s^-1.5), drawn
+/// from `rng`.
+pub fn stir(model: &ShallowWater, s: &mut State, rng: &mut SplitMix64, sigma: f64) {
     let lmax = model.sp.lmax;
     let amp = sigma * model.params.dt_s.sqrt();
     for m in 1..=lmax.min(16) {
         for l in m.max(8)..=lmax.min(16) {
             let i = fastnet_eval::legendre::tri_index(lmax, l, m);
             // sum of three uniforms: mean 0, variance 1 after scaling
-            let g = |r: &mut u64| splitmix(r) + splitmix(r) + splitmix(r);
+            let g = |r: &mut SplitMix64| {
+                r.next_signed_unit() + r.next_signed_unit() + r.next_signed_unit()
+            };
             s.zeta[i] += Complex64::new(g(rng), g(rng)) * amp;
         }
     }
@@ -287,7 +293,7 @@ pub fn run(
     let steps_6h = (6.0 * 3600.0 / cfg.dt_s) as usize;
     let total_days = cfg.spinup_days + cfg.days;
     let spin_steps = (cfg.spinup_days * 4.0).round() as usize * steps_6h;
-    let mut rng = cfg.seed ^ 0x5EED_F0CE_u64;
+    let mut rng = SplitMix64(cfg.seed ^ 0x5EED_F0CE_u64);
     for k in 0..spin_steps {
         state = model.step(&state);
         stir(&model, &mut state, &mut rng, cfg.stir);
@@ -432,6 +438,19 @@ mod tests {
         let mut k = e.clone();
         k[25..].iter_mut().for_each(|x| *x *= 1e-3);
         assert!((spectral_slope(&k, 8, 20) + 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn default_truncation_is_the_largest_alias_free() {
+        assert_eq!(truncation_for(64, 128), 42);
+        assert_eq!(truncation_for(32, 64), 21);
+        // a narrow grid is limited by its longitudes: nlon >= 2T + 2
+        assert_eq!(truncation_for(64, 40), 19);
+        for (nlat, nlon) in [(64, 128), (32, 64), (48, 96), (64, 40)] {
+            let lmax = truncation_for(nlat, nlon);
+            assert!(2 * nlat > 3 * lmax && nlon >= 2 * lmax + 2);
+            assert!(2 * nlat < 3 * (lmax + 1) + 1 || nlon < 2 * (lmax + 1) + 2);
+        }
     }
 
     fn small() -> SynthConfig {

@@ -19,13 +19,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use fastnet_losses::LossConfig;
 use fastnet_mesh::{GraphConfig, GridToMesh, MeshToGrid};
 use serde::{Deserialize, Serialize};
 
-use super::optim::OptimConfig;
-use super::trainer::TrainSection;
+use crate::error::{FastnetError, Result};
+use crate::model::Precision;
+use crate::runtime::DeviceSpec;
 
 /// `[data]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -119,6 +119,232 @@ impl Default for ModelSection {
     }
 }
 
+/// One stage of the rollout curriculum: from `from_step` on, train with
+/// `rollout` autoregressive steps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutStage {
+    pub from_step: u64,
+    pub rollout: usize,
+}
+
+/// `[train]` config section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSection {
+    pub batch_size: usize,
+    /// Total optimiser steps.
+    pub steps: u64,
+    /// Rollout curriculum, e.g. `[{from_step = 0, rollout = 1},
+    /// {from_step = 5000, rollout = 2}, ...]`.
+    pub curriculum: Vec<RolloutStage>,
+    /// Validate every this many steps (0 = never).
+    pub valid_interval: u64,
+    /// Validation batches per validation.
+    pub valid_batches: usize,
+    /// Seed of the weight initialisation and the data order.
+    pub seed: u64,
+    /// `auto` (CUDA if present), `cpu`, `cuda` or `cuda:N`.
+    pub device: DeviceSpec,
+    /// CPU threads for libtorch (0 = libtorch's default).
+    pub threads: i32,
+    pub checkpoint_dir: PathBuf,
+    /// Checkpoint every this many steps (and at the end and on Ctrl-C).
+    pub checkpoint_interval: u64,
+    /// Keep the newest this many checkpoints.
+    pub keep_checkpoints: usize,
+    /// Metrics appended here, one JSON object per line.
+    pub metrics: PathBuf,
+    /// Arithmetic of the Linear layers: `f32`, or `bf16` (mixed
+    /// precision for GPUs: bf16 matmuls, f32 everything else).
+    pub precision: Precision,
+    /// Activation checkpointing for rollouts: keep only each step's input
+    /// state and recompute the step's activations during the backward
+    /// pass. Memory stays that of one step whatever the rollout length,
+    /// for about one more forward pass per step; gradients are the same.
+    pub recompute: bool,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        TrainSection {
+            batch_size: 1,
+            steps: 1000,
+            curriculum: vec![RolloutStage {
+                from_step: 0,
+                rollout: 1,
+            }],
+            valid_interval: 250,
+            valid_batches: 4,
+            seed: 0,
+            device: DeviceSpec::Auto,
+            threads: 0,
+            checkpoint_dir: "checkpoints".into(),
+            checkpoint_interval: 250,
+            keep_checkpoints: 3,
+            metrics: "metrics.jsonl".into(),
+            precision: Precision::F32,
+            recompute: false,
+        }
+    }
+}
+
+impl TrainSection {
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(FastnetError::bad_config(
+                "train.batch_size",
+                0,
+                "at least 1",
+            ));
+        }
+        if self.steps == 0 {
+            return Err(FastnetError::bad_config("train.steps", 0, "at least 1"));
+        }
+        let stages = || format!("{:?}", self.curriculum);
+        if self.curriculum.first().is_none_or(|s| s.from_step != 0) {
+            return Err(FastnetError::bad_config(
+                "train.curriculum",
+                stages(),
+                "a first stage at from_step = 0",
+            ));
+        }
+        if self.curriculum.iter().any(|s| s.rollout == 0) {
+            return Err(FastnetError::bad_config(
+                "train.curriculum",
+                stages(),
+                "every rollout at least 1 step",
+            ));
+        }
+        if self
+            .curriculum
+            .windows(2)
+            .any(|w| w[1].from_step <= w[0].from_step)
+        {
+            return Err(FastnetError::bad_config(
+                "train.curriculum",
+                stages(),
+                "from_step increasing from stage to stage",
+            ));
+        }
+        if self.keep_checkpoints == 0 {
+            return Err(FastnetError::bad_config(
+                "train.keep_checkpoints",
+                0,
+                "at least 1 (the last good checkpoint)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Rollout length at `step`.
+    pub fn rollout_at(&self, step: u64) -> usize {
+        self.curriculum
+            .iter()
+            .rev()
+            .find(|s| s.from_step <= step)
+            .map_or(1, |s| s.rollout)
+    }
+}
+
+/// `[optim]` config section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimSection {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Final learning rate at the end of the cosine decay.
+    pub min_lr: f64,
+    /// Linear warm-up from 0 to `lr` over this many steps.
+    pub warmup_steps: u64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Decoupled weight decay (AdamW).
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this value (0 = no clipping).
+    pub grad_clip: f64,
+}
+
+impl Default for OptimSection {
+    fn default() -> Self {
+        OptimSection {
+            lr: 1e-3,
+            min_lr: 3e-7,
+            warmup_steps: 1000,
+            beta1: 0.9,
+            beta2: 0.95,
+            eps: 1e-8,
+            weight_decay: 0.1,
+            grad_clip: 32.0,
+        }
+    }
+}
+
+impl OptimSection {
+    pub fn validate(&self) -> Result<()> {
+        let checks = [
+            (
+                "optim.lr",
+                self.lr > 0.0 && self.lr.is_finite(),
+                "a positive learning rate",
+            ),
+            (
+                "optim.min_lr",
+                self.min_lr >= 0.0 && self.min_lr <= self.lr,
+                "0 <= min_lr <= lr",
+            ),
+            (
+                "optim.beta1",
+                (0.0..1.0).contains(&self.beta1),
+                "a value in [0, 1)",
+            ),
+            (
+                "optim.beta2",
+                (0.0..1.0).contains(&self.beta2),
+                "a value in [0, 1)",
+            ),
+            ("optim.eps", self.eps > 0.0, "a positive epsilon"),
+            (
+                "optim.weight_decay",
+                self.weight_decay >= 0.0,
+                "a non-negative decay",
+            ),
+            (
+                "optim.grad_clip",
+                self.grad_clip >= 0.0,
+                "a non-negative norm (0 = off)",
+            ),
+        ];
+        for (field, ok, expected) in checks {
+            if !ok {
+                let value = match field {
+                    "optim.lr" => self.lr,
+                    "optim.min_lr" => self.min_lr,
+                    "optim.beta1" => self.beta1,
+                    "optim.beta2" => self.beta2,
+                    "optim.eps" => self.eps,
+                    "optim.weight_decay" => self.weight_decay,
+                    _ => self.grad_clip,
+                };
+                return Err(FastnetError::bad_config(field, value, expected));
+            }
+        }
+        Ok(())
+    }
+
+    /// Learning rate at `step` (0-based) of `total` steps: linear warm-up,
+    /// then cosine decay from `lr` to `min_lr`.
+    pub fn lr_at(&self, step: u64, total: u64) -> f64 {
+        if step < self.warmup_steps {
+            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let span = total.saturating_sub(self.warmup_steps).max(1) as f64;
+        let t = ((step - self.warmup_steps) as f64 / span).min(1.0);
+        self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
+    }
+}
+
 /// The whole training configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,7 +357,7 @@ pub struct TrainConfig {
     #[serde(default)]
     pub loss: LossConfig,
     #[serde(default)]
-    pub optim: OptimConfig,
+    pub optim: OptimSection,
     #[serde(default)]
     pub train: TrainSection,
 }
@@ -139,7 +365,8 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// Reads and validates a TOML file; relative paths are taken from the
     /// file's folder.
-    pub fn load(path: &Path) -> Result<TrainConfig> {
+    pub fn load(path: &Path) -> anyhow::Result<TrainConfig> {
+        use anyhow::Context;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config {}", path.display()))?;
         let mut c: TrainConfig =
@@ -168,16 +395,29 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         if self.data.paths.is_empty() {
-            bail!("data.paths is empty: give ERA5 NetCDF files, folders or globs");
+            return Err(FastnetError::bad_config(
+                "data.paths",
+                "[]",
+                "ERA5 NetCDF files, folders or globs",
+            ));
         }
         if self.data.step_hours <= 0 {
-            bail!(
-                "data.step_hours = {}: expected a positive number of hours",
-                self.data.step_hours
-            );
+            return Err(FastnetError::bad_config(
+                "data.step_hours",
+                self.data.step_hours,
+                "a positive number of hours",
+            ));
         }
         if self.graph.file.is_some() && self.graph.has_rules() {
-            bail!("graph: give either `file` or the build rules (mesh_level, ...), not both");
+            return Err(FastnetError::bad_config(
+                "graph",
+                "file and build rules",
+                "either `file` or the build rules (mesh_level, ...), not both",
+            ));
+        }
+        crate::train::period(&self.data.train, "data.train")?;
+        if let Some(v) = &self.data.valid {
+            crate::train::period(v, "data.valid")?;
         }
         self.graph.build_config().validate()?;
         self.loss.validate()?;
@@ -217,7 +457,7 @@ mod tests {
         assert_eq!(c.train.rollout_at(7), 3);
         assert_eq!(
             (c.train.precision, c.train.recompute),
-            (crate::model::Precision::Bf16, true)
+            (Precision::Bf16, true)
         );
         let fp8 = toml::from_str::<TrainConfig>(
             "[data]\npaths=[]\nstats='s'\ntrain=['a','b']\n[train]\nprecision='fp8'\n",

@@ -5,101 +5,13 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
-use serde::{Deserialize, Serialize};
+
+use super::config::OptimSection;
 use tch::{Kind, Tensor};
-
-/// `[optim]` config section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OptimConfig {
-    /// Peak learning rate.
-    pub lr: f64,
-    /// Final learning rate at the end of the cosine decay.
-    pub min_lr: f64,
-    /// Linear warm-up from 0 to `lr` over this many steps.
-    pub warmup_steps: u64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    /// Decoupled weight decay (AdamW).
-    pub weight_decay: f64,
-    /// Clip the global gradient norm to this value (0 = no clipping).
-    pub grad_clip: f64,
-}
-
-impl Default for OptimConfig {
-    fn default() -> Self {
-        OptimConfig {
-            lr: 1e-3,
-            min_lr: 3e-7,
-            warmup_steps: 1000,
-            beta1: 0.9,
-            beta2: 0.95,
-            eps: 1e-8,
-            weight_decay: 0.1,
-            grad_clip: 32.0,
-        }
-    }
-}
-
-impl OptimConfig {
-    pub fn validate(&self) -> Result<()> {
-        let checks = [
-            (
-                "optim.lr",
-                self.lr > 0.0 && self.lr.is_finite(),
-                "a positive learning rate",
-            ),
-            (
-                "optim.min_lr",
-                self.min_lr >= 0.0 && self.min_lr <= self.lr,
-                "0 <= min_lr <= lr",
-            ),
-            (
-                "optim.beta1",
-                (0.0..1.0).contains(&self.beta1),
-                "a value in [0, 1)",
-            ),
-            (
-                "optim.beta2",
-                (0.0..1.0).contains(&self.beta2),
-                "a value in [0, 1)",
-            ),
-            ("optim.eps", self.eps > 0.0, "a positive epsilon"),
-            (
-                "optim.weight_decay",
-                self.weight_decay >= 0.0,
-                "a non-negative decay",
-            ),
-            (
-                "optim.grad_clip",
-                self.grad_clip >= 0.0,
-                "a non-negative norm (0 = off)",
-            ),
-        ];
-        for (field, ok, expected) in checks {
-            if !ok {
-                bail!("{field}: expected {expected}");
-            }
-        }
-        Ok(())
-    }
-
-    /// Learning rate at `step` (0-based) of `total` steps: linear warm-up,
-    /// then cosine decay from `lr` to `min_lr`.
-    pub fn lr_at(&self, step: u64, total: u64) -> f64 {
-        if step < self.warmup_steps {
-            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
-        }
-        let span = total.saturating_sub(self.warmup_steps).max(1) as f64;
-        let t = ((step - self.warmup_steps) as f64 / span).min(1.0);
-        self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
-    }
-}
 
 /// AdamW state: first and second moments per named parameter.
 pub struct AdamW {
-    pub config: OptimConfig,
+    pub config: OptimSection,
     /// Steps taken (for bias correction).
     pub step: u64,
     params: Vec<(String, Tensor)>,
@@ -109,7 +21,7 @@ pub struct AdamW {
 
 impl AdamW {
     /// `params` — (name, trainable tensor) pairs.
-    pub fn new(config: OptimConfig, mut params: Vec<(String, Tensor)>) -> Self {
+    pub fn new(config: OptimSection, mut params: Vec<(String, Tensor)>) -> Self {
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let zeros = |ps: &[(String, Tensor)]| {
             ps.iter()
@@ -232,19 +144,19 @@ mod tests {
 
     #[test]
     fn schedule_warms_up_linearly_then_decays_by_a_cosine() {
-        let c = OptimConfig {
+        let c = OptimSection {
             lr: 1.0,
             min_lr: 0.0,
             warmup_steps: 10,
-            ..OptimConfig::default()
+            ..OptimSection::default()
         };
         assert!((c.lr_at(0, 110) - 0.1).abs() < 1e-12);
         assert!((c.lr_at(9, 110) - 1.0).abs() < 1e-12);
         assert!((c.lr_at(60, 110) - 0.5).abs() < 1e-12);
         assert!(c.lr_at(110, 110).abs() < 1e-12);
-        assert!(OptimConfig {
+        assert!(OptimSection {
             beta1: 1.0,
-            ..OptimConfig::default()
+            ..OptimSection::default()
         }
         .validate()
         .unwrap_err()
@@ -256,11 +168,11 @@ mod tests {
     fn one_adamw_step_matches_the_closed_form() {
         // First step: m̂ = g, v̂ = g², update = lr·g/(|g| + eps) + lr·wd·p.
         let p = Tensor::from_slice(&[1.0f64, -2.0]).set_requires_grad(true);
-        let cfg = OptimConfig {
+        let cfg = OptimSection {
             weight_decay: 0.1,
             grad_clip: 0.0,
             eps: 1e-8,
-            ..OptimConfig::default()
+            ..OptimSection::default()
         };
         let mut opt = AdamW::new(cfg, vec![("p".into(), p.shallow_clone())]);
         let loss = (&p * Tensor::from_slice(&[3.0f64, 0.5])).sum(Kind::Double);
@@ -281,12 +193,12 @@ mod tests {
     #[test]
     fn clipping_scales_the_global_norm() {
         let p = Tensor::from_slice(&[0.0f64, 0.0]).set_requires_grad(true);
-        let cfg = OptimConfig {
+        let cfg = OptimSection {
             grad_clip: 1.0,
             weight_decay: 0.0,
             beta1: 0.0,
             beta2: 0.0,
-            ..OptimConfig::default()
+            ..OptimSection::default()
         };
         let mut opt = AdamW::new(cfg, vec![("p".into(), p.shallow_clone())]);
         (&p * Tensor::from_slice(&[30.0f64, 40.0]))

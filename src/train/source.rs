@@ -1,6 +1,6 @@
 //! Where training samples come from: a [`SampleSource`] yields normalised
-//! windows (input state, forcings for every rollout step, targets), and a
-//! [`Sampler`] orders them deterministically per (seed, epoch).
+//! windows (input state, forcings for every rollout step, targets); the
+//! data crate's [`fastnet_data::loader::Sampler`] orders them.
 
 use anyhow::Result;
 
@@ -27,71 +27,4 @@ pub trait SampleSource: Send + Sync {
     fn grid_shape(&self) -> (usize, usize);
     /// `(C_nf, C_f)`.
     fn channels(&self) -> (usize, usize);
-}
-
-/// Deterministic shuffling: the order of epoch `e` is a Fisher–Yates
-/// permutation driven by SplitMix64 seeded with `(seed, e)`, so the batch at
-/// any step can be recomputed after a restart.
-pub struct Sampler {
-    pub seed: u64,
-}
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-impl Sampler {
-    /// The permutation of `0..n` for `epoch`.
-    pub fn permutation(&self, n: usize, epoch: u64) -> Vec<usize> {
-        let mut s = self.seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        let mut p: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            let j = (splitmix(&mut s) % (i as u64 + 1)) as usize;
-            p.swap(i, j);
-        }
-        p
-    }
-
-    /// Window indices of the batch for global `step` with `batch` windows
-    /// each out of `n`: the step's position in the stream of shuffled
-    /// epochs.
-    pub fn batch(&self, step: u64, batch: usize, n: usize) -> Vec<usize> {
-        let start = step * batch as u64;
-        let mut out = Vec::with_capacity(batch);
-        let mut cached: Option<(u64, Vec<usize>)> = None;
-        for k in 0..batch as u64 {
-            let pos = start + k;
-            let (epoch, i) = (pos / n as u64, (pos % n as u64) as usize);
-            if cached.as_ref().is_none_or(|c| c.0 != epoch) {
-                cached = Some((epoch, self.permutation(n, epoch)));
-            }
-            out.push(cached.as_ref().expect("just set").1[i]);
-        }
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permutations_are_deterministic_complete_and_differ_by_epoch() {
-        let s = Sampler { seed: 7 };
-        let a = s.permutation(50, 0);
-        assert_eq!(a, s.permutation(50, 0));
-        let mut sorted = a.clone();
-        sorted.sort();
-        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
-        assert_ne!(a, s.permutation(50, 1));
-        assert_ne!(a, Sampler { seed: 8 }.permutation(50, 0));
-        // batches walk through epoch 0 then epoch 1
-        let b: Vec<usize> = (0..5).flat_map(|st| s.batch(st, 10, 50)).collect();
-        assert_eq!(b, a);
-        assert_eq!(s.batch(5, 10, 50), s.permutation(50, 1)[..10].to_vec());
-    }
 }

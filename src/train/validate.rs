@@ -1,0 +1,83 @@
+//! Validation during training: RMSE per forecast channel, in physical
+//! units, of one-step forecasts on batches spread over the validation
+//! period. The error is the losses crate's area-weighted MSE
+//! ([`fastnet_losses::mse::mse_per_channel`]), the same formula as the
+//! training loss's MSE term and WeatherBench2's per-field MSE.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use fastnet_losses::mse::mse_per_channel;
+use tch::{Device, Kind, Tensor};
+
+use super::rollout::{stack, to_bcyx, Shapes};
+use super::source::SampleSource;
+use crate::model::FastNet;
+
+/// A value per channel name (validation RMSE).
+pub type PerChannel = BTreeMap<String, f64>;
+
+/// What validation needs besides the model and the data.
+pub struct Validation<'a> {
+    pub shapes: Shapes,
+    pub batch_size: usize,
+    /// Batches per validation (0: none).
+    pub batches: usize,
+    /// Cell-area weights per latitude ring (mean 1).
+    pub area_weights: &'a [f64],
+    /// Forecast channel names and standard deviations (physical units).
+    pub names: &'a [String],
+    pub std: &'a [f64],
+}
+
+impl Validation<'_> {
+    /// RMSE per forecast channel over `batches` batches spread evenly over
+    /// `valid`: `sqrt(mean over batches of MSE) · std`, or `None` when
+    /// there is nothing to validate on.
+    pub fn rmse(
+        &self,
+        model: &FastNet,
+        valid: &dyn SampleSource,
+        device: Device,
+    ) -> Result<Option<PerChannel>> {
+        let n = valid.len(1);
+        if n == 0 || self.batches == 0 {
+            return Ok(None);
+        }
+        let s = self.shapes;
+        let count = (self.batches * self.batch_size).min(n);
+        let w = Tensor::from_slice(self.area_weights)
+            .to_kind(Kind::Float)
+            .to_device(device);
+        let mut sum = Tensor::zeros([s.forecast], (Kind::Double, device));
+        let mut batches = 0;
+        let _guard = tch::no_grad_guard();
+        for chunk in (0..count)
+            .map(|k| k * n / count)
+            .collect::<Vec<_>>()
+            .chunks(self.batch_size)
+        {
+            let samples = chunk
+                .iter()
+                .map(|&i| valid.get(i, 1))
+                .collect::<Result<Vec<_>>>()?;
+            let batch = stack(&samples, s, 1, device);
+            let y = model.forward(&batch.input)?;
+            let mse = mse_per_channel(
+                &to_bcyx(&y, s.nlat, s.nlon),
+                &to_bcyx(&batch.targets.get(0), s.nlat, s.nlon),
+                &w,
+            )?;
+            sum += mse.to_kind(Kind::Double);
+            batches += 1;
+        }
+        let mse: Vec<f64> = Vec::try_from((sum / batches as f64).to_device(Device::Cpu))?;
+        Ok(Some(
+            self.names
+                .iter()
+                .zip(mse.iter().zip(self.std))
+                .map(|(name, (m, s))| (name.clone(), m.sqrt() * s))
+                .collect(),
+        ))
+    }
+}
