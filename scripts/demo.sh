@@ -112,7 +112,7 @@ step "plots"
 "$bin" plot rmse "$out/scores/scores.json" -o "$out/rmse.png"
 "$bin" plot spectra "$out/spectra.json" -o "$out/spectra.png"
 "$bin" plot map --forecast physics="$out/physics/forecast.nc" --truth "$out/synth" --variable t500 --lead 120 -o "$out/map_t500.png"
-"$bin" loss --forecast "$out/physics/forecast.nc" --truth "$out/synth" --stats "$out/stats.json" --config "$out/physics.toml" | tail -n 3
+"$bin" loss --forecast "$out/physics/forecast.nc" --truth "$out/synth" --checkpoint "$out/physics/checkpoints" | tail -n 3
 step "report"
 {
   echo "# fastnet demo: FastNet on the shallow-water toy atmosphere"

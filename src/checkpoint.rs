@@ -143,6 +143,14 @@ fn prune(dir: &Path, keep: usize) -> Result<()> {
         let _ = std::fs::remove_file(dir.join(w));
         let _ = std::fs::remove_file(dir.join(o));
     }
+    // temporary files of a process killed while it wrote a checkpoint
+    let mine = format!(".tmp-{}", std::process::id());
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".ckpt-") && name.contains(".tmp-") && !name.ends_with(&mine) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     Ok(())
 }
 

@@ -197,26 +197,28 @@ impl Normaliser {
     /// Normalises in place a `[grid, k]` state holding the channels
     /// `channels` (`k = channels.len()`).
     pub fn normalise(&self, state: &mut [f32], channels: std::ops::Range<usize>) {
-        let (m, s) = (
-            &self.mean[channels.clone()],
-            &self.inv_std[channels.clone()],
-        );
-        for row in state.chunks_mut(channels.len().max(1)) {
-            for ((x, m), s) in row.iter_mut().zip(m).zip(s) {
-                *x = (*x - m) * s;
-            }
-        }
+        self.each(state, channels, |x, m, s| (x - m) * s);
     }
 
     /// The inverse of [`normalise`](Self::normalise): physical units again.
     pub fn denormalise(&self, state: &mut [f32], channels: std::ops::Range<usize>) {
+        self.each(state, channels, |x, m, s| x / s + m);
+    }
+
+    /// `x = f(x, mean, inv_std)` for every value of a `[grid, k]` state.
+    fn each(
+        &self,
+        state: &mut [f32],
+        channels: std::ops::Range<usize>,
+        f: impl Fn(f32, f32, f32) -> f32,
+    ) {
         let (m, s) = (
             &self.mean[channels.clone()],
             &self.inv_std[channels.clone()],
         );
         for row in state.chunks_mut(channels.len().max(1)) {
             for ((x, m), s) in row.iter_mut().zip(m).zip(s) {
-                *x = *x / s + m;
+                *x = f(*x, *m, *s);
             }
         }
     }

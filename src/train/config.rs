@@ -481,4 +481,49 @@ mod tests {
             .to_string()
             .contains("loss.grad_x"));
     }
+
+    #[test]
+    fn bad_values_are_typed_errors_naming_the_field() {
+        let field = |r: Result<()>| match r {
+            Err(FastnetError::BadConfig { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        let s = TrainSection {
+            batch_size: 0,
+            ..TrainSection::default()
+        };
+        assert_eq!(field(s.validate()), "train.batch_size");
+        let s = TrainSection {
+            curriculum: vec![RolloutStage {
+                from_step: 5,
+                rollout: 1,
+            }],
+            ..TrainSection::default()
+        };
+        assert_eq!(field(s.validate()), "train.curriculum");
+        assert_eq!(TrainSection::default().rollout_at(10_000), 1);
+        let o = OptimSection {
+            beta2: 1.0,
+            ..OptimSection::default()
+        };
+        assert_eq!(field(o.validate()), "optim.beta2");
+        // devices are parsed when the file is read, with the accepted forms
+        let e = toml::from_str::<TrainConfig>(
+            "[data]\npaths=['x']\nstats='s'\ntrain=['2020-01-01','2020-01-02']\n[train]\ndevice='tpu'\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("tpu") && e.contains("cuda:N"), "{e}");
+        let mut c: TrainConfig = toml::from_str(
+            "[data]\npaths=['x']\nstats='s'\ntrain=['2020-01-01','2020-01-02']\n[train]\ndevice='cuda:3'\n",
+        )
+        .unwrap();
+        assert_eq!(c.train.device, DeviceSpec::Cuda(3));
+        c.validate().unwrap();
+        c.data.train = ["2020-02-01".into(), "2020-01-01".into()];
+        assert_eq!(field(c.validate()), "data.train");
+        c.data.train = ["2020-01-01".into(), "2020-01-02".into()];
+        c.data.step_hours = 0;
+        assert_eq!(field(c.validate()), "data.step_hours");
+    }
 }

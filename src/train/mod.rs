@@ -14,6 +14,9 @@ pub mod source;
 pub mod trainer;
 pub mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use fastnet_data::time::{parse_period, Timestamp};
 
 use crate::error::{FastnetError, Result};
