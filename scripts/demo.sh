@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on built-in data, end to end on CPU (about 10 minutes on two
-# cores the first time; a second run reuses what exists):
+# The main job on built-in data, end to end on CPU (about 15 minutes on two
+# cores once built, plus the first release build; a second run reuses what
+# exists):
 #   1. set up (once), build the release binary, check libtorch;
 #   2. generate the toy atmosphere: a forced, turbulent shallow-water model
 #      (`fastnet synth`, T42 on 64 x 128, 60 days of spin-up discarded, then

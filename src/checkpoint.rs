@@ -48,8 +48,9 @@ pub struct Sidecar {
     pub grid: fastnet_mesh::Grid,
     pub graph_sha256: String,
     pub seed: u64,
-    /// Training loss of the last step before the checkpoint.
-    pub last_loss: f64,
+    /// Training loss of the last step before the checkpoint (`None` before
+    /// the first step).
+    pub last_loss: Option<f64>,
     /// The loss's measured normalisers and running state.
     pub loss: LossState,
 }

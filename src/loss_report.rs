@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use fastnet_data::channels::ChannelSet;
 use fastnet_data::stats::Stats;
 use fastnet_data::Dataset;
-use fastnet_losses::amse::{amse_per_channel, Gamma};
+use fastnet_losses::amse::amse_per_channel;
 use fastnet_losses::mse::mse_per_channel;
 use fastnet_losses::wind::wind_terms;
 use fastnet_losses::LossConfig;
@@ -22,7 +22,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::Sidecar;
 use crate::forecast::file::ForecastFile;
-use crate::loss_setup::{forecast_normaliser, LossSetup, SurfaceWeights};
+use crate::loss_setup::{forecast_normaliser, spread, LossSetup, SurfaceWeights, MEASURED_FIELDS};
 
 /// Unweighted per-channel terms at one lead time.
 #[derive(Clone, Debug, Serialize)]
@@ -99,6 +99,15 @@ pub fn loss_report(
     let (channels, stats, stats_path, setup_name): (ChannelSet, &Stats, PathBuf, String) =
         match &source {
             ReportLoss::Checkpoint { sidecar, path } => {
+                if fc.grid != sidecar.grid {
+                    bail!(
+                        "{}: forecast grid {} differs from the grid {} of the model of {}",
+                        fc.path.display(),
+                        fc.grid.describe(),
+                        sidecar.grid.describe(),
+                        path.display()
+                    );
+                }
                 let set = ChannelSet::forecast_only(&sidecar.channels.forecast_names())?;
                 if let Some(c) = set
                     .forecast()
@@ -190,16 +199,20 @@ pub fn loss_report(
                 sidecar.loss.measured.clone(),
             )?;
             // β_j = 1 / running mean, held where training left it
-            let beta = sidecar
-                .loss
-                .amse_running
-                .as_ref()
-                .filter(|r| !r.is_empty())
-                .map(|r| {
-                    r.iter()
-                        .map(|&x| if x > 0.0 { 1.0 / x } else { 1.0 })
-                        .collect::<Vec<f64>>()
-                });
+            let running = sidecar.loss.amse_running.as_ref().filter(|r| !r.is_empty());
+            if let Some(r) = running.filter(|r| r.len() != channels.len()) {
+                bail!(
+                    "{}: the running AMSE normaliser has {} values for {} forecast channels",
+                    path.display(),
+                    r.len(),
+                    channels.len()
+                );
+            }
+            let beta = running.map(|r| {
+                r.iter()
+                    .map(|&x| if x > 0.0 { 1.0 / x } else { 1.0 })
+                    .collect::<Vec<f64>>()
+            });
             (setup, beta)
         }
         ReportLoss::Stats {
@@ -217,9 +230,11 @@ pub fn loss_report(
                     .collect::<Vec<_>>(),
                 0,
             );
-            let total = all.size()[0];
-            let n = total.min(8);
-            let pick = Tensor::from_slice(&(0..n).map(|k| k * total / n).collect::<Vec<i64>>());
+            let picks: Vec<i64> = spread(all.size()[0] as usize, MEASURED_FIELDS)
+                .into_iter()
+                .map(|k| k as i64)
+                .collect();
+            let pick = Tensor::from_slice(&picks);
             let measured = LossSetup::measure(
                 &channels,
                 stats,
@@ -251,14 +266,7 @@ pub fn loss_report(
     let area = Tensor::from_slice(&setup.area_weights()?).to_kind(Kind::Float);
     let sht = setup.sht(Device::Cpu)?;
     let (gop, sx, sy) = setup.gradient(Device::Cpu)?;
-    let gamma = match setup.config.amse_gamma_scale {
-        Some(scale) => Gamma::PowerLaw {
-            scale,
-            power: setup.config.amse_gamma_power,
-        },
-        None => Gamma::Uniform,
-    };
-    let gamma = Tensor::from_slice(&gamma.weights(sht.lmax())).to_kind(Kind::Float);
+    let gamma = Tensor::from_slice(&setup.config.gamma().weights(sht.lmax())).to_kind(Kind::Float);
     let pairs = setup.wind_pairs();
     let names = channels.forecast_names();
     let mut report = LossReport {

@@ -24,6 +24,15 @@ use tch::{Device, Kind, Tensor};
 
 use crate::error::{FastnetError, Result};
 
+/// How many target fields the normalisers are measured on.
+pub const MEASURED_FIELDS: usize = 8;
+
+/// Indices of up to `n` of `total` items spread evenly (`k · total / n`).
+pub fn spread(total: usize, n: usize) -> Vec<usize> {
+    let n = n.min(total);
+    (0..n).map(|k| k * total / n).collect()
+}
+
 /// Normalisers measured on training data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MeasuredNormalisers {

@@ -95,8 +95,27 @@ pub struct VarData {
 }
 
 /// Writes `vars` on the equiangular `grid` at `times` to `path` (replacing
-/// it) in the layout of `opts`.
+/// it) in the layout of `opts`, atomically: a temporary file renamed into
+/// place when complete ([`fastnet_mesh::atomic`]).
 pub fn write_era5(
+    path: &Path,
+    grid: &Grid,
+    times: &[Timestamp],
+    vars: &[VarData],
+    opts: &WriteOptions,
+) -> Result<()> {
+    let tmp = fastnet_mesh::atomic::temp_path(path);
+    let result = write_era5_at(&tmp, path, grid, times, vars, opts)
+        .and_then(|_| fastnet_mesh::atomic::commit(&tmp, path).map_err(|e| DataError::io(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// [`write_era5`] into `file`; errors name `path`.
+fn write_era5_at(
+    file: &Path,
     path: &Path,
     grid: &Grid,
     times: &[Timestamp],
@@ -122,7 +141,7 @@ pub fn write_era5(
     } else {
         netcdf::Options::NETCDF4
     };
-    let mut f = netcdf::create_with(path, options).map_err(werr)?;
+    let mut f = netcdf::create_with(file, options).map_err(werr)?;
 
     // Coordinates in file orientation.
     let mut lat = grid.latitudes_deg();

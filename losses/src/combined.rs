@@ -102,7 +102,8 @@ impl LossConfig {
         Ok(())
     }
 
-    fn gamma(&self) -> Gamma {
+    /// The per-wavenumber AMSE weights γ_l this configuration asks for.
+    pub fn gamma(&self) -> Gamma {
         match self.amse_gamma_scale {
             Some(scale) => Gamma::PowerLaw {
                 scale,

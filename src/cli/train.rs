@@ -77,12 +77,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     });
     bar.finish_and_clear();
-    let ckpt = ckpt?;
+    let done = ckpt?;
     println!(
         "trained to step {} (last loss {}) -> {}; metrics in {}",
-        bar.position(),
+        done.step,
         last.map_or("-".to_string(), |l| format!("{l:.5}")),
-        ckpt.display(),
+        done.checkpoint.display(),
         cfg.train.metrics.display()
     );
     Ok(())

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use fastnet_data::catalogue;
-use fastnet_data::channels::{ChannelSet, Source};
+use fastnet_data::channels::ChannelSet;
 use fastnet_data::time::{CfTimeUnit, Timestamp, HOUR};
 use fastnet_mesh::Grid;
 use netcdf::AttributeValue;
@@ -56,26 +56,30 @@ fn channel_slots(
     vars: &[ForecastVar],
     levels: &[u32],
 ) -> Result<Vec<(usize, Option<usize>)>> {
-    set.channels()[set.n_non_forecast()..]
+    set.forecast()
         .iter()
-        .map(|c| match &c.source {
-            Source::Field { var, level } => {
-                let v = vars
-                    .iter()
-                    .position(|x| &x.name == var)
-                    .with_context(|| format!("forecast channel {} has no variable", c.name))?;
-                let l = level.map(|l| {
-                    levels
-                        .iter()
-                        .position(|&x| x == l)
-                        .expect("levels are the union")
-                });
-                Ok((v, l))
-            }
-            other => bail!(
-                "forecast channel {} is not a data field ({other:?})",
-                c.name
-            ),
+        .map(|c| {
+            let Some((var, level)) = c.field() else {
+                bail!(
+                    "forecast channel {} is not a data field ({:?})",
+                    c.name,
+                    c.source
+                )
+            };
+            let v = vars
+                .iter()
+                .position(|x| x.name == var)
+                .with_context(|| format!("forecast channel {} has no variable", c.name))?;
+            let l = match level {
+                Some(l) => Some(levels.iter().position(|&x| x == l).with_context(|| {
+                    format!(
+                        "forecast channel {}: level {l} is not in {levels:?}",
+                        c.name
+                    )
+                })?),
+                None => None,
+            };
+            Ok((v, l))
         })
         .collect()
 }
@@ -83,18 +87,18 @@ fn channel_slots(
 /// Groups the forecast channels of `set` into variables (in first-seen order).
 pub fn vars_of(set: &ChannelSet) -> Result<Vec<ForecastVar>> {
     let mut vars: Vec<ForecastVar> = Vec::new();
-    for c in &set.channels()[set.n_non_forecast()..] {
-        let Source::Field { var, level } = &c.source else {
+    for c in set.forecast() {
+        let Some((var, level)) = c.field() else {
             bail!("forecast channel {} is not a data field", c.name)
         };
-        match vars.iter_mut().find(|v| &v.name == var) {
+        match vars.iter_mut().find(|v| v.name == var) {
             Some(v) => {
                 if let (Some(ls), Some(l)) = (&mut v.levels, level) {
-                    ls.push(*l);
+                    ls.push(l);
                 }
             }
             None => vars.push(ForecastVar {
-                name: var.clone(),
+                name: var.to_string(),
                 levels: level.map(|l| vec![l]),
             }),
         }

@@ -47,7 +47,7 @@ impl ModelConfig {
         self.forecast_channels + self.nonforecast_channels
     }
 
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> crate::error::Result<()> {
         for (name, v, min) in [
             ("model.hidden", self.hidden, 1),
             ("model.processor_layers", self.processor_layers, 0),
@@ -55,7 +55,11 @@ impl ModelConfig {
             ("model.nonforecast_channels", self.nonforecast_channels, 0),
         ] {
             if v < min {
-                bail!("{name} = {v}: expected at least {min}");
+                return Err(crate::error::FastnetError::bad_config(
+                    name,
+                    v,
+                    format!("at least {min}"),
+                ));
             }
         }
         Ok(())

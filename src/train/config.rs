@@ -286,48 +286,49 @@ impl OptimSection {
         let checks = [
             (
                 "optim.lr",
-                self.lr > 0.0 && self.lr.is_finite(),
+                self.lr,
+                self.lr > 0.0,
                 "a positive learning rate",
             ),
             (
                 "optim.min_lr",
+                self.min_lr,
                 self.min_lr >= 0.0 && self.min_lr <= self.lr,
                 "0 <= min_lr <= lr",
             ),
             (
                 "optim.beta1",
+                self.beta1,
                 (0.0..1.0).contains(&self.beta1),
                 "a value in [0, 1)",
             ),
             (
                 "optim.beta2",
+                self.beta2,
                 (0.0..1.0).contains(&self.beta2),
                 "a value in [0, 1)",
             ),
-            ("optim.eps", self.eps > 0.0, "a positive epsilon"),
+            ("optim.eps", self.eps, self.eps > 0.0, "a positive epsilon"),
             (
                 "optim.weight_decay",
+                self.weight_decay,
                 self.weight_decay >= 0.0,
                 "a non-negative decay",
             ),
             (
                 "optim.grad_clip",
+                self.grad_clip,
                 self.grad_clip >= 0.0,
                 "a non-negative norm (0 = off)",
             ),
         ];
-        for (field, ok, expected) in checks {
-            if !ok {
-                let value = match field {
-                    "optim.lr" => self.lr,
-                    "optim.min_lr" => self.min_lr,
-                    "optim.beta1" => self.beta1,
-                    "optim.beta2" => self.beta2,
-                    "optim.eps" => self.eps,
-                    "optim.weight_decay" => self.weight_decay,
-                    _ => self.grad_clip,
-                };
-                return Err(FastnetError::bad_config(field, value, expected));
+        for (field, value, ok, expected) in checks {
+            if !ok || !value.is_finite() {
+                return Err(FastnetError::bad_config(
+                    field,
+                    value,
+                    format!("{expected}, finite"),
+                ));
             }
         }
         Ok(())
@@ -419,6 +420,12 @@ impl TrainConfig {
         if let Some(v) = &self.data.valid {
             crate::train::period(v, "data.valid")?;
         }
+        crate::model::ModelConfig {
+            hidden: self.model.hidden,
+            processor_layers: self.model.processor_layers,
+            ..crate::model::ModelConfig::default()
+        }
+        .validate()?;
         self.graph.build_config().validate()?;
         self.loss.validate()?;
         self.optim.validate()?;
@@ -507,6 +514,11 @@ mod tests {
             ..OptimSection::default()
         };
         assert_eq!(field(o.validate()), "optim.beta2");
+        let o = OptimSection {
+            grad_clip: f64::INFINITY,
+            ..OptimSection::default()
+        };
+        assert_eq!(field(o.validate()), "optim.grad_clip");
         // devices are parsed when the file is read, with the accepted forms
         let e = toml::from_str::<TrainConfig>(
             "[data]\npaths=['x']\nstats='s'\ntrain=['2020-01-01','2020-01-02']\n[train]\ndevice='tpu'\n",

@@ -21,7 +21,9 @@ use super::period;
 use super::source::SampleSource;
 use super::trainer::{build, RunInfo, Setup};
 use crate::checkpoint::{self, Sidecar, FORMAT, FORMAT_VERSION};
-use crate::loss_setup::{LossSetup, LossState, MeasuredNormalisers, SurfaceWeights};
+use crate::loss_setup::{
+    spread, LossSetup, LossState, MeasuredNormalisers, SurfaceWeights, MEASURED_FIELDS,
+};
 use crate::model::{GraphBuffers, ModelConfig, Precision};
 
 /// Data, channels, statistics and graph of a run.
@@ -75,14 +77,14 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
 fn measurement_targets(train: &dyn SampleSource) -> Result<Tensor> {
     let (nlat, nlon) = train.grid_shape();
     let c = train.channels().1 as i64;
-    let total = train.len(1);
-    let n = total.min(8);
-    if n == 0 {
+    let picks = spread(train.len(1), MEASURED_FIELDS);
+    if picks.is_empty() {
         bail!("no one-step training windows to measure the loss normalisers on");
     }
+    let n = picks.len();
     let mut targets = Vec::new();
-    for k in 0..n {
-        targets.extend(train.get(k * total / n, 1)?.targets);
+    for k in picks {
+        targets.extend(train.get(k, 1)?.targets);
     }
     Ok(Tensor::from_slice(&targets)
         .view([n as i64, (nlat * nlon) as i64, c])
@@ -90,19 +92,31 @@ fn measurement_targets(train: &dyn SampleSource) -> Result<Tensor> {
         .reshape([n as i64, c, nlat as i64, nlon as i64]))
 }
 
-/// Trains as configured; `resume` continues from the newest checkpoint.
-/// `on_step` sees every step (for a progress bar). Returns the final
-/// checkpoint's sidecar path.
-pub fn train(
-    cfg: &TrainConfig,
-    resume: bool,
-    on_event: &mut dyn FnMut(Event),
-) -> Result<std::path::PathBuf> {
+/// A finished (or interrupted) training run.
+pub struct Trained {
+    /// The sidecar of the newest checkpoint, that of the last step done.
+    pub checkpoint: std::path::PathBuf,
+    /// Steps done.
+    pub step: u64,
+}
+
+/// Trains as configured; `resume` continues from the newest checkpoint,
+/// and a run without it refuses a checkpoint folder that holds an earlier
+/// run's checkpoints. `on_event` sees every step (for a progress bar).
+pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -> Result<Trained> {
+    let device = cfg.train.device.resolve()?;
+    if !resume {
+        if let Some((step, _)) = checkpoint::list(&cfg.train.checkpoint_dir)?.pop() {
+            bail!(
+                "{}: holds checkpoints of an earlier run (up to step {step}): pass --resume to continue it, or set another train.checkpoint_dir",
+                cfg.train.checkpoint_dir.display()
+            );
+        }
+    }
     let p = prepare(cfg)?;
     for w in &p.warnings {
         on_event(Event::Warning(w.clone()));
     }
-    let device = cfg.train.device.resolve()?;
     let (from, to) = period(&cfg.data.train, "data.train")?;
     let train_src = Era5Source::new(
         p.reader.clone(),
@@ -176,7 +190,7 @@ pub fn train(
     let nf = p.set.n_non_forecast();
     let info = RunInfo {
         forecast_names: p.set.names()[nf..].iter().map(|s| s.to_string()).collect(),
-        forecast_std: p.stats.channels[nf..].iter().map(|c| c.std).collect(),
+        forecast_std: setup.moments.iter().map(|m| m.1).collect(),
         area_weights: setup.area_weights()?,
         sidecar: Sidecar {
             format: FORMAT.into(),
@@ -191,7 +205,7 @@ pub fn train(
             grid: p.reader.ds.grid.clone(),
             graph_sha256: p.graph.content_hash(),
             seed: cfg.train.seed,
-            last_loss: f64::NAN,
+            last_loss: None,
             loss: LossState {
                 measured,
                 amse_running: None,
@@ -246,7 +260,10 @@ pub fn train(
             total,
         })
     })?;
-    out.context("training produced no checkpoint")
+    Ok(Trained {
+        checkpoint: out.context("training produced no checkpoint")?,
+        step: trainer.step,
+    })
 }
 
 /// What [`train`] reports while it runs.

@@ -221,7 +221,7 @@ fn setup_with<'a>(
             grid: grid.clone(),
             graph_sha256: graph.content_hash(),
             seed: 0,
-            last_loss: f64::NAN,
+            last_loss: None,
             loss: LossState {
                 measured,
                 amse_running: None,

@@ -63,7 +63,7 @@ pub struct Trainer<'a> {
     /// Completed steps.
     pub step: u64,
     pub stop: Arc<AtomicBool>,
-    last_loss: f64,
+    last_loss: Option<f64>,
     /// The newest checkpoint written or resumed from: (step, sidecar).
     checkpointed: Option<(u64, PathBuf)>,
 }
@@ -121,7 +121,7 @@ pub fn build(setup: Setup<'_>) -> Result<Trainer<'_>> {
         info,
         step: 0,
         stop: Arc::new(AtomicBool::new(false)),
-        last_loss: f64::NAN,
+        last_loss: None,
         checkpointed: None,
     })
 }
@@ -169,6 +169,18 @@ impl<'a> Trainer<'a> {
             return Ok(false);
         };
         let (_, sidecar) = checkpoint::read_sidecar(&json)?;
+        let run = &self.info.sidecar;
+        if sidecar.channels != run.channels || sidecar.model != run.model {
+            return Err(FastnetError::State(format!(
+                "{}: the checkpoint is of a model with channels [{}] and {:?}; this run has [{}] and {:?}: resume with the configuration that wrote it, or choose another train.checkpoint_dir",
+                json.display(),
+                sidecar.channels.names().join(", "),
+                sidecar.model,
+                run.channels.names().join(", "),
+                run.model
+            ))
+            .into());
+        }
         if sidecar.graph_sha256 != self.info.sidecar.graph_sha256 {
             return Err(FastnetError::GraphMismatch {
                 path: json,
@@ -259,10 +271,10 @@ impl<'a> Trainer<'a> {
         }
         let grad_norm = self.optimizer.step(lr);
         self.step += 1;
-        self.last_loss = total;
+        self.last_loss = Some(total);
         Ok(StepMetrics {
             step: self.step,
-            loss: self.last_loss,
+            loss: total,
             terms,
             lr,
             grad_norm,
@@ -313,7 +325,10 @@ impl<'a> Trainer<'a> {
             let mut next = (self.step < self.section.steps).then(|| prefetch(self.step));
             while self.step < self.section.steps {
                 if self.stop.load(Ordering::SeqCst) {
-                    let p = self.checkpoint()?;
+                    let p = match &self.checkpointed {
+                        Some((step, p)) if *step == self.step => p.clone(),
+                        _ => self.checkpoint()?,
+                    };
                     writeln!(
                         metrics,
                         "{}",
@@ -373,20 +388,24 @@ fn open_append(path: &Path) -> Result<std::fs::File> {
 /// Drops the metrics lines of steps after `step` (and a torn last line);
 /// with `step` 0, every line.
 fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
+    let text = String::from_utf8_lossy(&bytes);
     let keep: String = text
         .lines()
         .filter(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .ok()
-                .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
-                .is_some_and(|s| s <= step)
+            step > 0
+                && serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
+                    .is_some_and(|s| s <= step)
         })
         .flat_map(|l| [l, "\n"])
         .collect();
-    if keep != text {
+    if keep.as_bytes() != bytes.as_slice() {
         fastnet_mesh::atomic::write_atomic(path, keep.as_bytes())
             .with_context(|| format!("rewriting {}", path.display()))?;
     }

@@ -45,18 +45,14 @@ impl Validation<'_> {
             return Ok(None);
         }
         let s = self.shapes;
-        let count = (self.batches * self.batch_size).min(n);
+        let picks = crate::loss_setup::spread(n, self.batches * self.batch_size);
         let w = Tensor::from_slice(self.area_weights)
             .to_kind(Kind::Float)
             .to_device(device);
         let mut sum = Tensor::zeros([s.forecast], (Kind::Double, device));
         let mut batches = 0;
         let _guard = tch::no_grad_guard();
-        for chunk in (0..count)
-            .map(|k| k * n / count)
-            .collect::<Vec<_>>()
-            .chunks(self.batch_size)
-        {
+        for chunk in picks.chunks(self.batch_size) {
             let samples = chunk
                 .iter()
                 .map(|&i| valid.get(i, 1))
