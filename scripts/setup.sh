@@ -2,6 +2,8 @@
 # One-time (and idempotent) setup for fastnet.
 #
 #  * libnetcdf-dev + netcdf-bin from Debian (the `netcdf` crate links libnetcdf),
+#  * libgloo-dev from Debian (gloo's headers, for the c10d shim that
+#    multi-process training goes through; the code that runs is libtorch's),
 #  * PyPI torch==2.11.0 in a per-user virtualenv (libtorch for the `tch` crate),
 #    with numpy, xarray and netCDF4 for the Python cross-checks in the tests;
 #    reused when already present (only missing packages are installed) so CI
@@ -21,7 +23,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- libnetcdf -----------------------------------------------------------------
 need_apt=()
-for pkg in libnetcdf-dev netcdf-bin pkg-config; do
+for pkg in libnetcdf-dev netcdf-bin pkg-config libgloo-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

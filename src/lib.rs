@@ -12,6 +12,7 @@
 
 pub mod checkpoint;
 pub mod cli;
+pub mod dist;
 pub mod error;
 pub mod forecast;
 pub mod loss_report;

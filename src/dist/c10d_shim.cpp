@@ -1,0 +1,120 @@
+// The C ABI over PyTorch's c10d that fastnet's `dist` module calls: a
+// TCPStore for rendezvous and a ProcessGroupGloo (CPU tensors) on it, with
+// all-reduce (sum), broadcast and barrier. Every function catches C++
+// exceptions and returns them as a malloc'd message (NULL on success), so
+// no exception crosses into Rust. Tensors are tch's handles, which are
+// `at::Tensor*` (torch-sys's C_tensor).
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+namespace {
+
+struct Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  std::chrono::milliseconds timeout;
+};
+
+char *message(const std::string &s) {
+  char *m = static_cast<char *>(std::malloc(s.size() + 1));
+  if (m != nullptr) {
+    std::memcpy(m, s.c_str(), s.size() + 1);
+  }
+  return m;
+}
+
+template <typename F> char *guard(F &&f) {
+  try {
+    f();
+    return nullptr;
+  } catch (const std::exception &e) {
+    return message(e.what());
+  } catch (...) {
+    return message("unknown C++ exception in c10d");
+  }
+}
+
+void wait(Group *g, c10::intrusive_ptr<c10d::Work> work) {
+  if (!work->wait(g->timeout)) {
+    throw std::runtime_error("c10d operation timed out");
+  }
+}
+
+} // namespace
+
+extern "C" {
+
+// Frees a message returned by any function below.
+void fastnet_c10d_free_message(char *m) { std::free(m); }
+
+// Creates the store (rank 0 serves it on `listen_fd`, a socket already bound
+// to the master address and listening; other ranks pass -1 and connect to
+// host:port) and a Gloo process group whose transport binds to
+// `local_addr`.
+char *fastnet_c10d_gloo_new(const char *host, int port, int listen_fd, int rank,
+                            int world, long timeout_ms, const char *local_addr,
+                            void **out) {
+  return guard([&] {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    c10d::TCPStoreOptions opts;
+    opts.port = static_cast<std::uint16_t>(port);
+    opts.isServer = rank == 0;
+    opts.numWorkers = world;
+    opts.waitWorkers = true;
+    opts.timeout = timeout;
+    if (rank == 0 && listen_fd >= 0) {
+      opts.masterListenFd = listen_fd;
+    }
+    auto store = c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+    options->devices.push_back(
+        c10d::ProcessGroupGloo::createDeviceForHostname(std::string(local_addr)));
+    options->threads = 2;
+    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, options);
+    *out = new Group{store, pg, timeout};
+  });
+}
+
+void fastnet_c10d_free(void *g) { delete static_cast<Group *>(g); }
+
+// Sums `tensor` over all ranks in place.
+char *fastnet_c10d_allreduce_sum(void *g, void *tensor) {
+  return guard([&] {
+    auto *group = static_cast<Group *>(g);
+    std::vector<at::Tensor> ts{*static_cast<at::Tensor *>(tensor)};
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    opts.timeout = group->timeout;
+    wait(group, group->pg->allreduce(ts, opts));
+  });
+}
+
+// Copies rank `root`'s `tensor` to every rank in place.
+char *fastnet_c10d_broadcast(void *g, void *tensor, int root) {
+  return guard([&] {
+    auto *group = static_cast<Group *>(g);
+    std::vector<at::Tensor> ts{*static_cast<at::Tensor *>(tensor)};
+    c10d::BroadcastOptions opts;
+    opts.rootRank = root;
+    opts.timeout = group->timeout;
+    wait(group, group->pg->broadcast(ts, opts));
+  });
+}
+
+char *fastnet_c10d_barrier(void *g) {
+  return guard([&] {
+    auto *group = static_cast<Group *>(g);
+    c10d::BarrierOptions opts;
+    opts.timeout = group->timeout;
+    wait(group, group->pg->barrier(opts));
+  });
+}
+
+} // extern "C"

@@ -1,0 +1,448 @@
+//! Multi-process data parallelism on PyTorch's own distributed engine,
+//! c10d: a `TCPStore` for rendezvous and `ProcessGroupGloo` for CPU tensors,
+//! reached through a small C++ shim (`c10d_shim.cpp`, compiled by build.rs
+//! against the libtorch that setup installs). [`Launch::from_env`] reads the
+//! launchers' conventions (torchrun: `RANK`, `WORLD_SIZE`, `LOCAL_RANK`,
+//! `MASTER_ADDR`, `MASTER_PORT`; SLURM: `SLURM_PROCID`, `SLURM_NTASKS`,
+//! `SLURM_LOCALID` with `MASTER_ADDR`/`MASTER_PORT` from the environment);
+//! without them a run is one process.
+//!
+//! The store has no authentication: rank 0 binds it to the `MASTER_ADDR`
+//! interface only (loopback when every rank is local), never to every
+//! interface, and its port must stay inside the cluster.
+
+use std::ffi::{c_char, c_int, c_long, c_void, CStr, CString};
+use std::net::{IpAddr, TcpListener, ToSocketAddrs};
+use std::time::Duration;
+
+use tch::{Kind, Tensor};
+
+use crate::error::{FastnetError, Result};
+
+/// Where this process sits in a multi-process run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launch {
+    pub rank: usize,
+    pub world: usize,
+    /// Rank on this node: the CUDA device it uses.
+    pub local_rank: usize,
+    pub master_addr: String,
+    pub master_port: u16,
+}
+
+fn env_number(get: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<usize>> {
+    match get(name) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| {
+            FastnetError::bad_config(name, format!("{v:?}"), "a non-negative whole number")
+        }),
+    }
+}
+
+impl Launch {
+    /// From the process environment (see the module doc); `None` for a
+    /// single process.
+    pub fn from_env() -> Result<Option<Launch>> {
+        Launch::from_vars(&|k| std::env::var(k).ok())
+    }
+
+    /// From a variable lookup (the environment in [`Launch::from_env`]).
+    pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Launch>> {
+        let (rank, world, local, source) = if get("WORLD_SIZE").is_some() || get("RANK").is_some() {
+            (
+                env_number(get, "RANK")?,
+                env_number(get, "WORLD_SIZE")?,
+                env_number(get, "LOCAL_RANK")?,
+                "RANK/WORLD_SIZE",
+            )
+        } else if get("SLURM_NTASKS").is_some() && get("MASTER_ADDR").is_some() {
+            (
+                env_number(get, "SLURM_PROCID")?,
+                env_number(get, "SLURM_NTASKS")?,
+                env_number(get, "SLURM_LOCALID")?,
+                "SLURM_PROCID/SLURM_NTASKS",
+            )
+        } else {
+            return Ok(None);
+        };
+        let (Some(rank), Some(world)) = (rank, world) else {
+            return Err(FastnetError::bad_config(
+                source,
+                "only one of the two set",
+                "both the rank and the world size",
+            ));
+        };
+        if world == 0 || rank >= world {
+            return Err(FastnetError::bad_config(
+                "RANK",
+                rank,
+                format!("a rank in 0..{world} (WORLD_SIZE = {world})"),
+            ));
+        }
+        if world == 1 {
+            return Ok(None);
+        }
+        let master_addr = get("MASTER_ADDR").ok_or_else(|| {
+            FastnetError::bad_config(
+                "MASTER_ADDR",
+                "unset",
+                format!("the address of rank 0 (WORLD_SIZE = {world}); torchrun sets it, under SLURM export it"),
+            )
+        })?;
+        let port = get("MASTER_PORT").unwrap_or_else(|| "29500".into());
+        let master_port = port.trim().parse().map_err(|_| {
+            FastnetError::bad_config("MASTER_PORT", format!("{port:?}"), "a port number 1..65535")
+        })?;
+        Ok(Some(Launch {
+            rank,
+            world,
+            local_rank: local.unwrap_or(rank),
+            master_addr,
+            master_port,
+        }))
+    }
+}
+
+#[cfg(not(fastnet_no_c10d))]
+extern "C" {
+    fn fastnet_c10d_free_message(m: *mut c_char);
+    fn fastnet_c10d_gloo_new(
+        host: *const c_char,
+        port: c_int,
+        listen_fd: c_int,
+        rank: c_int,
+        world: c_int,
+        timeout_ms: c_long,
+        local_addr: *const c_char,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
+    fn fastnet_c10d_free(g: *mut c_void);
+    fn fastnet_c10d_allreduce_sum(g: *mut c_void, tensor: *mut c_void) -> *mut c_char;
+    fn fastnet_c10d_broadcast(g: *mut c_void, tensor: *mut c_void, root: c_int) -> *mut c_char;
+    fn fastnet_c10d_barrier(g: *mut c_void) -> *mut c_char;
+}
+
+/// A c10d process group (Gloo) of this run's ranks.
+pub struct ProcessGroup {
+    rank: usize,
+    world: usize,
+    #[cfg_attr(fastnet_no_c10d, allow(dead_code))]
+    raw: *mut c_void,
+}
+
+// The group is used from one thread at a time (the training loop); c10d's
+// Gloo backend may be driven from any thread.
+unsafe impl Send for ProcessGroup {}
+
+#[cfg(not(fastnet_no_c10d))]
+fn check(what: &str, m: *mut c_char) -> Result<()> {
+    if m.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null return is a NUL-terminated malloc'd message.
+    let text = unsafe { CStr::from_ptr(m) }.to_string_lossy().into_owned();
+    unsafe { fastnet_c10d_free_message(m) };
+    Err(FastnetError::State(format!(
+        "c10d {what}: {}",
+        text.lines().next().unwrap_or(&text)
+    )))
+}
+
+impl ProcessGroup {
+    /// Joins the group of `launch`: rank 0 binds the rendezvous store to
+    /// `MASTER_ADDR:MASTER_PORT` (only that interface) and waits for the
+    /// others; every operation fails after `timeout` (a rank that died or
+    /// hangs).
+    pub fn join(launch: &Launch, timeout: Duration) -> Result<ProcessGroup> {
+        let addr = (launch.master_addr.as_str(), launch.master_port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                FastnetError::bad_config(
+                    "MASTER_ADDR",
+                    &launch.master_addr,
+                    "a resolvable host name or address",
+                )
+            })?;
+        let local_addr = if addr.ip().is_loopback() {
+            "127.0.0.1".to_string()
+        } else if launch.rank == 0 {
+            addr.ip().to_string()
+        } else {
+            std::env::var("FASTNET_GLOO_ADDR").unwrap_or_else(|_| hostname())
+        };
+        Self::join_at(launch, addr.ip(), &local_addr, timeout)
+    }
+
+    #[cfg(fastnet_no_c10d)]
+    fn join_at(_: &Launch, _: IpAddr, _: &str, _: Duration) -> Result<ProcessGroup> {
+        let _ = (TcpListener::bind, Kind::Float);
+        Err(FastnetError::State(
+            "this fastnet was built without c10d (gloo's headers were missing at build time): install libgloo-dev (scripts/setup.sh does) and rebuild".into(),
+        ))
+    }
+
+    #[cfg(not(fastnet_no_c10d))]
+    fn join_at(
+        launch: &Launch,
+        ip: IpAddr,
+        local_addr: &str,
+        timeout: Duration,
+    ) -> Result<ProcessGroup> {
+        use std::os::fd::IntoRawFd;
+        let listen_fd = if launch.rank == 0 {
+            let l = TcpListener::bind((ip, launch.master_port)).map_err(|e| {
+                FastnetError::State(format!(
+                    "rank 0 cannot listen on MASTER_ADDR:MASTER_PORT = {}:{}: {e}",
+                    launch.master_addr, launch.master_port
+                ))
+            })?;
+            l.into_raw_fd()
+        } else {
+            -1
+        };
+        let host = CString::new(ip.to_string()).map_err(|e| FastnetError::State(e.to_string()))?;
+        let local = CString::new(local_addr).map_err(|e| FastnetError::State(e.to_string()))?;
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: valid C strings and an out-pointer; errors come back as a
+        // message, exceptions never cross.
+        let m = unsafe {
+            fastnet_c10d_gloo_new(
+                host.as_ptr(),
+                launch.master_port as c_int,
+                listen_fd,
+                launch.rank as c_int,
+                launch.world as c_int,
+                timeout.as_millis().min(c_long::MAX as u128) as c_long,
+                local.as_ptr(),
+                &mut raw,
+            )
+        };
+        check(
+            &format!(
+                "rendezvous of rank {} of {} at {}:{}",
+                launch.rank, launch.world, launch.master_addr, launch.master_port
+            ),
+            m,
+        )?;
+        Ok(ProcessGroup {
+            rank: launch.rank,
+            world: launch.world,
+            raw,
+        })
+    }
+
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    pub fn world(&self) -> usize {
+        self.world
+    }
+
+    fn cpu_contiguous(t: &Tensor) -> Result<Tensor> {
+        if t.device() != tch::Device::Cpu || !t.is_contiguous() {
+            return Err(FastnetError::State(
+                "Gloo reduces contiguous CPU tensors; NCCL (CUDA) is not built into this fastnet yet".into(),
+            ));
+        }
+        Ok(t.shallow_clone())
+    }
+
+    /// Sums `t` over the ranks, in place.
+    pub fn all_reduce_sum(&self, t: &mut Tensor) -> Result<()> {
+        let mut t = Self::cpu_contiguous(t)?;
+        #[cfg(not(fastnet_no_c10d))]
+        {
+            // SAFETY: a live tensor handle and group.
+            let m = unsafe { fastnet_c10d_allreduce_sum(self.raw, t.as_mut_ptr() as *mut c_void) };
+            check(
+                &format!("all-reduce on rank {} of {}", self.rank, self.world),
+                m,
+            )
+        }
+        #[cfg(fastnet_no_c10d)]
+        {
+            let _ = &mut t;
+            unreachable!("no group can be joined without c10d")
+        }
+    }
+
+    /// Rank `root`'s `t` on every rank, in place.
+    pub fn broadcast(&self, t: &mut Tensor, root: usize) -> Result<()> {
+        let mut t = Self::cpu_contiguous(t)?;
+        #[cfg(not(fastnet_no_c10d))]
+        {
+            // SAFETY: as in all_reduce_sum.
+            let m = unsafe {
+                fastnet_c10d_broadcast(self.raw, t.as_mut_ptr() as *mut c_void, root as c_int)
+            };
+            check(
+                &format!("broadcast on rank {} of {}", self.rank, self.world),
+                m,
+            )
+        }
+        #[cfg(fastnet_no_c10d)]
+        {
+            let _ = (&mut t, root);
+            unreachable!("no group can be joined without c10d")
+        }
+    }
+
+    /// Waits for every rank.
+    pub fn barrier(&self) -> Result<()> {
+        #[cfg(not(fastnet_no_c10d))]
+        {
+            // SAFETY: a live group.
+            let m = unsafe { fastnet_c10d_barrier(self.raw) };
+            check(
+                &format!("barrier on rank {} of {}", self.rank, self.world),
+                m,
+            )
+        }
+        #[cfg(fastnet_no_c10d)]
+        unreachable!("no group can be joined without c10d")
+    }
+
+    /// The mean over ranks of `values` (f64).
+    pub fn mean(&self, values: &[f64]) -> Result<Vec<f64>> {
+        let mut t = Tensor::from_slice(values).to_kind(Kind::Double);
+        self.all_reduce_sum(&mut t)?;
+        let v: Vec<f64> = Vec::try_from(&t)?;
+        Ok(v.into_iter().map(|x| x / self.world as f64).collect())
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        #[cfg(not(fastnet_no_c10d))]
+        if !self.raw.is_null() {
+            // SAFETY: created by fastnet_c10d_gloo_new, freed once.
+            unsafe { fastnet_c10d_free(self.raw) };
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "127.0.0.1".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(v: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| v.iter().find(|(n, _)| *n == k).map(|(_, x)| x.to_string())
+    }
+
+    #[test]
+    fn launchers_environments_parse_and_bad_ones_are_errors() {
+        assert_eq!(Launch::from_vars(&vars(&[])).unwrap(), None);
+        let torchrun = [
+            ("RANK", "1"),
+            ("WORLD_SIZE", "4"),
+            ("LOCAL_RANK", "1"),
+            ("MASTER_ADDR", "127.0.0.1"),
+            ("MASTER_PORT", "29511"),
+        ];
+        let l = Launch::from_vars(&vars(&torchrun)).unwrap().unwrap();
+        assert_eq!(
+            (l.rank, l.world, l.local_rank, l.master_port),
+            (1, 4, 1, 29511)
+        );
+        let slurm = [
+            ("SLURM_PROCID", "3"),
+            ("SLURM_NTASKS", "8"),
+            ("SLURM_LOCALID", "1"),
+            ("MASTER_ADDR", "node01"),
+        ];
+        let l = Launch::from_vars(&vars(&slurm)).unwrap().unwrap();
+        assert_eq!(
+            (l.rank, l.world, l.local_rank, l.master_port),
+            (3, 8, 1, 29500)
+        );
+        // a single-rank world is one process
+        assert_eq!(
+            Launch::from_vars(&vars(&[("RANK", "0"), ("WORLD_SIZE", "1")])).unwrap(),
+            None
+        );
+        let field = |v: &[(&str, &str)]| match Launch::from_vars(&vars(v)) {
+            Err(FastnetError::BadConfig { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(&[("RANK", "0"), ("WORLD_SIZE", "2")]), "MASTER_ADDR");
+        assert_eq!(
+            field(&[("RANK", "2"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "x")]),
+            "RANK"
+        );
+        assert_eq!(field(&[("RANK", "one"), ("WORLD_SIZE", "2")]), "RANK");
+        assert_eq!(
+            field(&[
+                ("RANK", "0"),
+                ("WORLD_SIZE", "2"),
+                ("MASTER_ADDR", "x"),
+                ("MASTER_PORT", "http")
+            ]),
+            "MASTER_PORT"
+        );
+    }
+
+    /// A free loopback port (bound, then released).
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[test]
+    fn two_ranks_on_loopback_all_reduce_broadcast_and_meet() {
+        let port = free_port();
+        let rank = |r: usize| {
+            std::thread::spawn(move || -> Result<(Vec<f32>, Vec<f32>)> {
+                let launch = Launch {
+                    rank: r,
+                    world: 2,
+                    local_rank: r,
+                    master_addr: "127.0.0.1".into(),
+                    master_port: port,
+                };
+                let g = ProcessGroup::join(&launch, Duration::from_secs(30))?;
+                let mut t = Tensor::from_slice(&[r as f32 + 1.0, 10.0 * r as f32]);
+                g.all_reduce_sum(&mut t)?;
+                let mut b = Tensor::from_slice(&[r as f32 + 5.0; 3]);
+                g.broadcast(&mut b, 1)?;
+                g.barrier()?;
+                assert_eq!(g.mean(&[r as f64])?, vec![0.5]);
+                Ok((Vec::try_from(&t)?, Vec::try_from(&b)?))
+            })
+        };
+        let (a, b) = (rank(0), rank(1));
+        for h in [a, b] {
+            let (sum, bc) = h.join().unwrap().unwrap();
+            assert_eq!(sum, [3.0, 10.0]);
+            assert_eq!(bc, [6.0; 3]);
+        }
+    }
+
+    #[test]
+    fn a_rank_whose_peer_never_comes_times_out_with_an_error() {
+        let launch = Launch {
+            rank: 0,
+            world: 2,
+            local_rank: 0,
+            master_addr: "127.0.0.1".into(),
+            master_port: free_port(),
+        };
+        let t0 = std::time::Instant::now();
+        let e = ProcessGroup::join(&launch, Duration::from_secs(2))
+            .err()
+            .unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+        assert!(e.to_string().contains("rank 0 of 2"), "{e}");
+    }
+}
