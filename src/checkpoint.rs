@@ -48,6 +48,12 @@ pub struct Sidecar {
     pub grid: fastnet_mesh::Grid,
     pub graph_sha256: String,
     pub seed: u64,
+    /// Training samples consumed so far over all ranks: the position in
+    /// the seeded sample stream where a resumed run continues, whatever its
+    /// number of ranks.
+    pub samples_seen: u64,
+    /// Ranks of the run that wrote it.
+    pub world_size: usize,
     /// Training loss of the last step before the checkpoint (`None` before
     /// the first step).
     pub last_loss: Option<f64>,

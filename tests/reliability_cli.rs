@@ -4,112 +4,16 @@
 //! `error:` line; `stats` and `train` resolve default channels alike.
 
 mod common;
+use common::run::{curve, prepare, s};
 use common::{fastnet, ok};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fastnet_data::fixture::{scratch_dir, write_synthetic};
-use fastnet_data::writer::WriteOptions;
-use fastnet_mesh::Grid;
+use fastnet_data::fixture::scratch_dir;
 
-const T0: i64 = 1_577_836_800; // 2020-01-01
 const STEPS: u64 = 30;
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-/// Data, statistics over the forecast channels only (non-forecast left to
-/// its default: FastNet's 12 minus the absent statics), and a config that
-/// names only `forecast = [...]`, with every loss option on.
-fn prepare(dir: &Path) -> PathBuf {
-    let grid = Grid::from_spec("latlon-nopoles:16x32").unwrap();
-    let times: Vec<i64> = (0..24).map(|k| T0 + k * 6 * 3600).collect();
-    write_synthetic(
-        &dir.join("era5.nc"),
-        &grid,
-        &times,
-        &["z", "t", "u", "v", "t2m", "u10", "v10"],
-        &[500, 850],
-        &WriteOptions::new_cds(),
-    )
-    .unwrap();
-    let forecast = "z500,t850,u850,v850,t2m,u10,v10";
-    let out = ok(&[
-        "stats",
-        "--data",
-        &s(&dir.join("era5.nc")),
-        "--from",
-        "2020-01-01",
-        "--to",
-        "2020-01-04",
-        "--forecast",
-        forecast,
-        "-o",
-        &s(&dir.join("stats.json")),
-    ]);
-    assert!(out.contains("stats of 15 channels"), "{out}");
-    let config = dir.join("train.toml");
-    let names: Vec<String> = forecast.split(',').map(|c| format!("{c:?}")).collect();
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[data]
-paths = ["era5.nc"]
-stats = "stats.json"
-train = ["2020-01-01", "2020-01-04"]
-forecast = [{}]
-
-[graph]
-mesh_level = 1
-
-[model]
-hidden = 16
-processor_layers = 1
-
-[loss]
-amse = 0.5
-amse_running_normaliser = true
-amse_running_decay = 0.9
-grad_x = 0.1
-grad_y = 0.1
-wind = true
-
-[optim]
-lr = 3e-3
-warmup_steps = 2
-
-[train]
-batch_size = 2
-steps = {STEPS}
-curriculum = [{{ from_step = 0, rollout = 1 }}, {{ from_step = 10, rollout = 2 }}, {{ from_step = 20, rollout = 3 }}]
-recompute = true
-valid_interval = 0
-device = "cpu"
-checkpoint_interval = 3
-keep_checkpoints = 2
-"#,
-            names.join(", ")
-        ),
-    )
-    .unwrap();
-    config
-}
-
-/// The (step, loss) lines of a metrics file, losses as written.
-fn curve(metrics: &Path) -> Vec<(u64, String)> {
-    std::fs::read_to_string(metrics)
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            Some((v["step"].as_u64()?, v.get("loss")?.to_string()))
-        })
-        .collect()
-}
 
 fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
@@ -122,8 +26,12 @@ fn resume_after_kill_9_reproduces_the_loss_curve_and_bad_requests_are_one_error_
     for d in [&a, &b] {
         std::fs::create_dir_all(d).unwrap();
     }
-    let config_a = prepare(&a);
-    let config_b = prepare(&b);
+    let loss = "amse = 0.5\namse_running_normaliser = true\namse_running_decay = 0.9\ngrad_x = 0.1\ngrad_y = 0.1\nwind = true";
+    let train = format!(
+        "batch_size = 2\nsteps = {STEPS}\ncurriculum = [{{ from_step = 0, rollout = 1 }}, {{ from_step = 10, rollout = 2 }}, {{ from_step = 20, rollout = 3 }}]\nrecompute = true\nvalid_interval = 0\ndevice = \"cpu\"\ncheckpoint_interval = 3\nkeep_checkpoints = 2"
+    );
+    let config_a = prepare(&a, loss, &train);
+    let config_b = prepare(&b, loss, &train);
     let t = Instant::now();
     let out = ok(&["train", "--config", &s(&config_a)]);
     assert!(out.contains(&format!("trained to step {STEPS}")), "{out}");

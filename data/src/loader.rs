@@ -93,10 +93,16 @@ impl Sampler {
     /// each out of `n`: its position in the stream of epochs, each ordered
     /// by [`epoch_order`].
     pub fn batch(&self, step: u64, batch: usize, n: usize) -> Vec<usize> {
-        let start = step * batch as u64;
-        let mut out = Vec::with_capacity(batch);
+        self.window(step * batch as u64, batch, n)
+    }
+
+    /// Sample indices at positions `start .. start + count` of the stream
+    /// (global sample indices: the same whatever the batch size and the
+    /// number of ranks that consume them).
+    pub fn window(&self, start: u64, count: usize, n: usize) -> Vec<usize> {
+        let mut out = Vec::with_capacity(count);
         let mut cached: Option<(u64, Vec<usize>)> = None;
-        for k in 0..batch as u64 {
+        for k in 0..count as u64 {
             let pos = start + k;
             let (epoch, i) = (pos / n as u64, (pos % n as u64) as usize);
             if cached.as_ref().is_none_or(|c| c.0 != epoch) {

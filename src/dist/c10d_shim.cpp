@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -54,25 +55,29 @@ extern "C" {
 // Frees a message returned by any function below.
 void fastnet_c10d_free_message(char *m) { std::free(m); }
 
-// Creates the store (rank 0 serves it on `listen_fd`, a socket already bound
-// to the master address and listening; other ranks pass -1 and connect to
-// host:port) and a Gloo process group whose transport binds to
+// Creates the store (when `serve`, rank 0 serves it on `listen_fd`, a socket
+// already bound to the master address and listening; otherwise every rank
+// connects to host:port, e.g. torchrun's agent store) and a Gloo process
+// group on it, under the key prefix "fastnet/", whose transport binds to
 // `local_addr`.
-char *fastnet_c10d_gloo_new(const char *host, int port, int listen_fd, int rank,
-                            int world, long timeout_ms, const char *local_addr,
-                            void **out) {
+char *fastnet_c10d_gloo_new(const char *host, int port, int serve, int listen_fd,
+                            int rank, int world, long timeout_ms,
+                            const char *local_addr, void **out) {
   return guard([&] {
     auto timeout = std::chrono::milliseconds(timeout_ms);
     c10d::TCPStoreOptions opts;
     opts.port = static_cast<std::uint16_t>(port);
-    opts.isServer = rank == 0;
+    opts.isServer = serve != 0 && rank == 0;
     opts.numWorkers = world;
     opts.waitWorkers = true;
     opts.timeout = timeout;
     if (rank == 0 && listen_fd >= 0) {
       opts.masterListenFd = listen_fd;
     }
-    auto store = c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+    c10::intrusive_ptr<c10d::Store> tcp =
+        c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+    c10::intrusive_ptr<c10d::Store> store =
+        c10::make_intrusive<c10d::PrefixStore>("fastnet", tcp);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(
         c10d::ProcessGroupGloo::createDeviceForHostname(std::string(local_addr)));

@@ -28,6 +28,9 @@ pub struct Launch {
     pub local_rank: usize,
     pub master_addr: String,
     pub master_port: u16,
+    /// The launcher hosts the rendezvous store (torchrun's agent,
+    /// `TORCHELASTIC_USE_AGENT_STORE=True`): every rank connects to it.
+    pub agent_store: bool,
 }
 
 fn env_number(get: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<usize>> {
@@ -99,6 +102,8 @@ impl Launch {
             local_rank: local.unwrap_or(rank),
             master_addr,
             master_port,
+            agent_store: get("TORCHELASTIC_USE_AGENT_STORE")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         }))
     }
 }
@@ -109,6 +114,7 @@ extern "C" {
     fn fastnet_c10d_gloo_new(
         host: *const c_char,
         port: c_int,
+        serve: c_int,
         listen_fd: c_int,
         rank: c_int,
         world: c_int,
@@ -191,7 +197,8 @@ impl ProcessGroup {
         timeout: Duration,
     ) -> Result<ProcessGroup> {
         use std::os::fd::IntoRawFd;
-        let listen_fd = if launch.rank == 0 {
+        let serve = !launch.agent_store;
+        let listen_fd = if serve && launch.rank == 0 {
             let l = TcpListener::bind((ip, launch.master_port)).map_err(|e| {
                 FastnetError::State(format!(
                     "rank 0 cannot listen on MASTER_ADDR:MASTER_PORT = {}:{}: {e}",
@@ -211,6 +218,7 @@ impl ProcessGroup {
             fastnet_c10d_gloo_new(
                 host.as_ptr(),
                 launch.master_port as c_int,
+                serve as c_int,
                 listen_fd,
                 launch.rank as c_int,
                 launch.world as c_int,
@@ -410,6 +418,7 @@ mod tests {
                     local_rank: r,
                     master_addr: "127.0.0.1".into(),
                     master_port: port,
+                    agent_store: false,
                 };
                 let g = ProcessGroup::join(&launch, Duration::from_secs(30))?;
                 let mut t = Tensor::from_slice(&[r as f32 + 1.0, 10.0 * r as f32]);
@@ -437,6 +446,7 @@ mod tests {
             local_rank: 0,
             master_addr: "127.0.0.1".into(),
             master_port: free_port(),
+            agent_store: false,
         };
         let t0 = std::time::Instant::now();
         let e = ProcessGroup::join(&launch, Duration::from_secs(2))

@@ -163,6 +163,10 @@ pub struct TrainSection {
     /// pass. Memory stays that of one step whatever the rollout length,
     /// for about one more forward pass per step; gradients are the same.
     pub recompute: bool,
+    /// Seconds a rank waits for the others in a collective (rendezvous,
+    /// gradient all-reduce) before it stops with an error: a rank that
+    /// died or hangs stops the run within this time.
+    pub dist_timeout_s: u64,
 }
 
 impl Default for TrainSection {
@@ -185,6 +189,7 @@ impl Default for TrainSection {
             metrics: "metrics.jsonl".into(),
             precision: Precision::F32,
             recompute: false,
+            dist_timeout_s: 300,
         }
     }
 }
@@ -225,6 +230,13 @@ impl TrainSection {
                 "train.curriculum",
                 stages(),
                 "from_step increasing from stage to stage",
+            ));
+        }
+        if self.dist_timeout_s == 0 {
+            return Err(FastnetError::bad_config(
+                "train.dist_timeout_s",
+                0,
+                "at least 1 second",
             ));
         }
         if self.keep_checkpoints == 0 {

@@ -20,6 +20,11 @@ pub struct AdamW {
 }
 
 impl AdamW {
+    /// The trainable parameters, sorted by name.
+    pub fn params(&self) -> &[(String, Tensor)] {
+        &self.params
+    }
+
     /// `params` — (name, trainable tensor) pairs.
     pub fn new(config: OptimSection, mut params: Vec<(String, Tensor)>) -> Self {
         params.sort_by(|a, b| a.0.cmp(&b.0));

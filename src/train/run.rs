@@ -21,10 +21,12 @@ use super::period;
 use super::source::SampleSource;
 use super::trainer::{build, RunInfo, Setup};
 use crate::checkpoint::{self, Sidecar, FORMAT, FORMAT_VERSION};
+use crate::dist::{Launch, ProcessGroup};
 use crate::loss_setup::{
     spread, LossSetup, LossState, MeasuredNormalisers, SurfaceWeights, MEASURED_FIELDS,
 };
 use crate::model::{GraphBuffers, ModelConfig, Precision};
+use crate::runtime::DeviceSpec;
 
 /// Data, channels, statistics and graph of a run.
 pub struct Prepared {
@@ -104,7 +106,31 @@ pub struct Trained {
 /// and a run without it refuses a checkpoint folder that holds an earlier
 /// run's checkpoints. `on_event` sees every step (for a progress bar).
 pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -> Result<Trained> {
-    let device = cfg.train.device.resolve()?;
+    // one of several ranks (torchrun, SLURM)? LOCAL_RANK picks the GPU
+    let launch = Launch::from_env()?;
+    let device = match (&launch, cfg.train.device) {
+        (Some(l), DeviceSpec::Auto) if tch::Cuda::is_available() => {
+            DeviceSpec::Cuda(l.local_rank).resolve()?
+        }
+        (Some(l), DeviceSpec::Cuda(_)) => DeviceSpec::Cuda(l.local_rank).resolve()?,
+        (_, spec) => spec.resolve()?,
+    };
+    if launch.is_some() && cfg.loss.amse_running_normaliser {
+        bail!("loss.amse_running_normaliser = true is not supported with several ranks yet (each rank would keep its own running mean): turn it off or train in one process");
+    }
+    let group = match &launch {
+        Some(l) => Some(ProcessGroup::join(
+            l,
+            std::time::Duration::from_secs(cfg.train.dist_timeout_s),
+        )?),
+        None => None,
+    };
+    let lead = group.as_ref().is_none_or(|g| g.rank() == 0);
+    let on_event = &mut |e: Event| {
+        if lead {
+            on_event(e)
+        }
+    };
     if !resume {
         if let Some((step, _)) = checkpoint::list(&cfg.train.checkpoint_dir)?.pop() {
             bail!(
@@ -205,6 +231,8 @@ pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -
             grid: p.reader.ds.grid.clone(),
             graph_sha256: p.graph.content_hash(),
             seed: cfg.train.seed,
+            samples_seen: 0,
+            world_size: 1,
             last_loss: None,
             loss: LossState {
                 measured,
@@ -222,7 +250,9 @@ pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -
         valid: valid_src.as_ref().map(|v| v as &dyn SampleSource),
         info,
         device,
+        group,
     })?;
+    trainer.broadcast_parameters()?;
     on_event(Event::Info(format!(
         "model: {} parameters on {device:?}, {:?} matmuls{}",
         trainer.model.parameters(),

@@ -221,6 +221,8 @@ fn setup_with<'a>(
             grid: grid.clone(),
             graph_sha256: graph.content_hash(),
             seed: 0,
+            samples_seen: 0,
+            world_size: 1,
             last_loss: None,
             loss: LossState {
                 measured,
@@ -238,6 +240,7 @@ fn setup_with<'a>(
         valid: Some(src),
         info,
         device: tch::Device::Cpu,
+        group: None,
     })
     .unwrap()
 }

@@ -22,6 +22,7 @@ use super::rollout::{stack, train_rollout, RolloutContext, Shapes};
 use super::source::{Sample, SampleSource};
 use super::validate::{PerChannel, Validation};
 use crate::checkpoint::{self, Sidecar};
+use crate::dist::ProcessGroup;
 use crate::error::FastnetError;
 use crate::model::FastNet;
 
@@ -66,6 +67,13 @@ pub struct Trainer<'a> {
     last_loss: Option<f64>,
     /// The newest checkpoint written or resumed from: (step, sidecar).
     checkpointed: Option<(u64, PathBuf)>,
+    /// Training samples consumed over all ranks (the sample stream's
+    /// position).
+    pub samples_seen: u64,
+    /// The data-parallel group, when this is one of several ranks: each
+    /// takes its shard of the global batch, gradients are averaged over
+    /// the ranks, and rank 0 alone writes metrics and checkpoints.
+    pub group: Option<ProcessGroup>,
 }
 
 /// What a trainer is built from.
@@ -79,6 +87,7 @@ pub struct Setup<'a> {
     pub valid: Option<&'a dyn SampleSource>,
     pub info: RunInfo,
     pub device: tch::Device,
+    pub group: Option<ProcessGroup>,
 }
 
 /// Builds a trainer: seeds libtorch, creates the model in a fresh var
@@ -94,6 +103,7 @@ pub fn build(setup: Setup<'_>) -> Result<Trainer<'_>> {
         valid,
         info,
         device,
+        group,
     } = setup;
     section.validate()?;
     optim.validate()?;
@@ -123,15 +133,28 @@ pub fn build(setup: Setup<'_>) -> Result<Trainer<'_>> {
         stop: Arc::new(AtomicBool::new(false)),
         last_loss: None,
         checkpointed: None,
+        samples_seen: 0,
+        group,
     })
 }
 
-/// The batch of training step `step` (0-based): its rollout length and
-/// samples, the same for a given seed and step however the run got there.
+/// Where a rank's shard of a step's batch lies in the sample stream.
+#[derive(Clone, Copy, Debug)]
+struct Shard {
+    /// Position of the step's global batch.
+    position: u64,
+    rank: usize,
+}
+
+/// The batch of training step `step` (0-based) for this rank: its rollout
+/// length and samples — the rank's `batch_size` of the step's global batch
+/// at `shard.position` of the seeded stream, the same for a given seed and
+/// position however the run got there.
 fn fetch_batch(
     src: &dyn SampleSource,
     section: &TrainSection,
     step: u64,
+    shard: Shard,
 ) -> Result<(usize, Vec<Sample>)> {
     let rollout = section.rollout_at(step);
     let n = src.len(rollout);
@@ -141,7 +164,8 @@ fn fetch_batch(
         ))
         .into());
     }
-    let idx = Sampler { seed: section.seed }.batch(step, section.batch_size, n);
+    let b = section.batch_size;
+    let idx = Sampler { seed: section.seed }.window(shard.position + (shard.rank * b) as u64, b, n);
     let samples = idx
         .iter()
         .map(|&i| src.get(i, rollout))
@@ -150,6 +174,133 @@ fn fetch_batch(
 }
 
 impl<'a> Trainer<'a> {
+    fn rank(&self) -> usize {
+        self.group.as_ref().map_or(0, |g| g.rank())
+    }
+
+    fn world(&self) -> usize {
+        self.group.as_ref().map_or(1, |g| g.world())
+    }
+
+    /// This rank's shard of the batch that starts at `position`.
+    fn shard(&self, position: u64) -> Shard {
+        Shard {
+            position,
+            rank: self.rank(),
+        }
+    }
+
+    /// Samples per step over all ranks.
+    fn global_batch(&self) -> u64 {
+        (self.section.batch_size * self.world()) as u64
+    }
+
+    /// Rank 0's parameters on every rank (they start equal anyway: the
+    /// same seed; this makes it so whatever the initialisation did).
+    pub fn broadcast_parameters(&mut self) -> Result<()> {
+        let Some(g) = &self.group else {
+            return Ok(());
+        };
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let flat = Tensor::cat(
+            &vars
+                .iter()
+                .map(|(_, t)| t.detach().flatten(0, -1).to_device(tch::Device::Cpu))
+                .collect::<Vec<_>>(),
+            0,
+        );
+        let mut flat = flat.contiguous();
+        g.broadcast(&mut flat, 0)?;
+        let mut offset = 0;
+        for (_, t) in &vars {
+            let n = t.numel() as i64;
+            let mut t = t.shallow_clone();
+            let src = flat
+                .narrow(0, offset, n)
+                .view(t.size().as_slice())
+                .to_device(t.device());
+            tch::no_grad(|| t.copy_(&src));
+            offset += n;
+        }
+        Ok(())
+    }
+
+    /// Averages the gradients over the ranks in one flat bucket (copied to
+    /// the CPU for Gloo when they live on a GPU).
+    fn average_gradients(&self) -> Result<()> {
+        let Some(g) = &self.group else {
+            return Ok(());
+        };
+        // the parameters the loss reached (the same on every rank: one
+        // model, one loss)
+        let grads: Vec<Tensor> = self
+            .optimizer
+            .params()
+            .iter()
+            .map(|(_, p)| p.grad())
+            .filter(|g| g.defined())
+            .collect();
+        if grads.is_empty() {
+            return Ok(());
+        }
+        let flat_grads: Vec<Tensor> = grads.iter().map(|g| g.flatten(0, -1)).collect();
+        let device = grads.first().map_or(tch::Device::Cpu, |t| t.device());
+        let mut flat = Tensor::cat(&flat_grads, 0)
+            .to_device(tch::Device::Cpu)
+            .contiguous();
+        g.all_reduce_sum(&mut flat)?;
+        let flat = (flat / g.world() as f64).to_device(device);
+        let mut offset = 0;
+        for mut gr in grads {
+            let n = gr.numel() as i64;
+            let avg = flat.narrow(0, offset, n).view(gr.size().as_slice());
+            tch::no_grad(|| gr.copy_(&avg));
+            offset += n;
+        }
+        Ok(())
+    }
+
+    /// Checks that every rank holds the same parameters (a sum and a sum of
+    /// squares of all of them, rank 0's against each rank's own); an error
+    /// names the rank that drifted.
+    fn check_in_sync(&self) -> Result<()> {
+        let Some(g) = &self.group else {
+            return Ok(());
+        };
+        let (mut s, mut q) = (0.0, 0.0);
+        for (_, t) in self.optimizer.params() {
+            let t = t.detach().to_kind(tch::Kind::Double);
+            s += f64::try_from(t.sum(tch::Kind::Double))?;
+            q += f64::try_from(t.square().sum(tch::Kind::Double))?;
+        }
+        let mine = [s, q];
+        let mut root = Tensor::from_slice(&mine);
+        g.broadcast(&mut root, 0)?;
+        let root: Vec<f64> = Vec::try_from(&root)?;
+        // one slot per rank: 1 where that rank's parameters differ
+        let mut flags = vec![0.0; g.world()];
+        flags[g.rank()] = if root != mine { 1.0 } else { 0.0 };
+        let mut flags = Tensor::from_slice(&flags);
+        g.all_reduce_sum(&mut flags)?;
+        let flags: Vec<f64> = Vec::try_from(&flags)?;
+        let drifted: Vec<String> = flags
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| **f > 0.0)
+            .map(|(r, _)| r.to_string())
+            .collect();
+        if !drifted.is_empty() {
+            return Err(FastnetError::State(format!(
+                "step {}: the parameters of rank(s) {} drifted from rank 0's (checksums differ); training stopped, the last good checkpoint is intact",
+                self.step,
+                drifted.join(", ")
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
     fn shapes(&self) -> Shapes {
         let (nlat, nlon) = self.train.grid_shape();
         let (cnf, cf) = self.train.channels();
@@ -203,15 +354,27 @@ impl<'a> Trainer<'a> {
             self.loss.restore_running_state(state)?;
         }
         self.step = sidecar.step;
+        self.samples_seen = sidecar.samples_seen;
         self.last_loss = sidecar.last_loss;
         self.checkpointed = Some((sidecar.step, json));
         Ok(true)
     }
 
-    /// Writes a checkpoint for the completed steps.
+    /// Writes a checkpoint for the completed steps (every rank checks the
+    /// parameters agree; rank 0 writes it, and it is then the newest on
+    /// every rank).
     pub fn checkpoint(&mut self) -> Result<PathBuf> {
+        self.check_in_sync()?;
+        let dir = &self.section.checkpoint_dir;
+        if self.rank() != 0 {
+            let path = dir.join(checkpoint::file_names(self.step).2);
+            self.checkpointed = Some((self.step, path.clone()));
+            return Ok(path);
+        }
         let mut sc = self.info.sidecar.clone();
         sc.step = self.step;
+        sc.samples_seen = self.samples_seen;
+        sc.world_size = self.world();
         sc.last_loss = self.last_loss;
         sc.loss.amse_running = self.loss.running_state().map(<[f64]>::to_vec);
         let path = checkpoint::save(
@@ -228,7 +391,12 @@ impl<'a> Trainer<'a> {
     /// One optimiser step (the `self.step + 1`-th).
     pub fn train_step(&mut self) -> Result<StepMetrics> {
         let t0 = Instant::now();
-        let batch = fetch_batch(self.train, &self.section, self.step)?;
+        let batch = fetch_batch(
+            self.train,
+            &self.section,
+            self.step,
+            self.shard(self.samples_seen),
+        )?;
         self.train_on(batch, t0)
     }
 
@@ -258,7 +426,18 @@ impl<'a> Trainer<'a> {
         t0: Instant,
     ) -> Result<StepMetrics> {
         self.optimizer.zero_grad();
-        let (total, terms) = self.rollout_backward(&samples, rollout)?;
+        let (mut total, mut terms) = self.rollout_backward(&samples, rollout)?;
+        if let Some(g) = &self.group {
+            // the step's loss over the global batch: the mean of the ranks'
+            let mut values = vec![total];
+            values.extend(terms.values().copied());
+            let mean = g.mean(&values)?;
+            total = mean[0];
+            for (v, m) in terms.values_mut().zip(&mean[1..]) {
+                *v = *m;
+            }
+        }
+        self.average_gradients()?;
         let lr = self.optimizer.config.lr_at(self.step, self.section.steps);
         let norm = self.optimizer.grad_norm();
         if !norm.is_finite() {
@@ -271,6 +450,7 @@ impl<'a> Trainer<'a> {
         }
         let grad_norm = self.optimizer.step(lr);
         self.step += 1;
+        self.samples_seen += self.global_batch();
         self.last_loss = Some(total);
         Ok(StepMetrics {
             step: self.step,
@@ -279,7 +459,7 @@ impl<'a> Trainer<'a> {
             lr,
             grad_norm,
             rollout,
-            samples_per_s: samples.len() as f64 / t0.elapsed().as_secs_f64(),
+            samples_per_s: (samples.len() * self.world()) as f64 / t0.elapsed().as_secs_f64(),
         })
     }
 
@@ -311,51 +491,62 @@ impl<'a> Trainer<'a> {
         &mut self,
         on_step: &mut dyn FnMut(&StepMetrics, Option<&PerChannel>),
     ) -> Result<Option<PathBuf>> {
-        truncate_metrics(&self.section.metrics, self.step)?;
-        let mut metrics = open_append(&self.section.metrics)?;
+        let lead = self.rank() == 0;
+        let mut metrics = if lead {
+            truncate_metrics(&self.section.metrics, self.step)?;
+            Some(open_append(&self.section.metrics)?)
+        } else {
+            None
+        };
+        let mut log = |line: String| -> Result<()> {
+            if let Some(m) = &mut metrics {
+                writeln!(m, "{line}")?;
+            }
+            Ok(())
+        };
         // The next step's batch is read on a background thread while this
         // step computes; batches depend only on the step, so the run (and a
         // resumed one) trains on exactly what the synchronous loop would.
         let (src, section) = (self.train, self.section.clone());
+        let batch = self.global_batch();
         std::thread::scope(|scope| -> Result<()> {
-            let prefetch = |step: u64| {
+            let prefetch = |step: u64, shard: Shard| {
                 let section = &section;
-                scope.spawn(move || fetch_batch(src, section, step))
+                scope.spawn(move || fetch_batch(src, section, step, shard))
             };
-            let mut next = (self.step < self.section.steps).then(|| prefetch(self.step));
+            let mut next = (self.step < self.section.steps)
+                .then(|| prefetch(self.step, self.shard(self.samples_seen)));
             while self.step < self.section.steps {
-                if self.stop.load(Ordering::SeqCst) {
+                if self.stop_requested()? {
                     let p = match &self.checkpointed {
                         Some((step, p)) if *step == self.step => p.clone(),
                         _ => self.checkpoint()?,
                     };
-                    writeln!(
-                        metrics,
-                        "{}",
-                        serde_json::json!({ "step": self.step, "event": "interrupted", "checkpoint": p })
-                    )?;
+                    log(serde_json::json!({ "step": self.step, "event": "interrupted", "checkpoint": p }).to_string())?;
                     return Ok(());
                 }
                 let t0 = Instant::now();
-                let batch = next
+                let batch_data = next
                     .take()
                     .context("no batch prefetched")?
                     .join()
                     .map_err(|_| anyhow::anyhow!("the data thread panicked"))??;
                 if self.step + 1 < self.section.steps {
-                    next = Some(prefetch(self.step + 1));
+                    next = Some(prefetch(
+                        self.step + 1,
+                        self.shard(self.samples_seen + batch),
+                    ));
                 }
-                let m = self.train_on(batch, t0)?;
-                writeln!(metrics, "{}", serde_json::to_string(&m)?)?;
+                let m = self.train_on(batch_data, t0)?;
+                log(serde_json::to_string(&m)?)?;
                 let mut valid = None;
-                if self.section.valid_interval > 0 && self.step % self.section.valid_interval == 0 {
+                if lead
+                    && self.section.valid_interval > 0
+                    && self.step % self.section.valid_interval == 0
+                {
                     valid = self.validate()?;
                     if let Some(v) = &valid {
-                        writeln!(
-                            metrics,
-                            "{}",
-                            serde_json::json!({ "step": self.step, "valid_rmse": v })
-                        )?;
+                        log(serde_json::json!({ "step": self.step, "valid_rmse": v }).to_string())?;
                     }
                 }
                 if self.section.checkpoint_interval > 0
@@ -363,7 +554,9 @@ impl<'a> Trainer<'a> {
                 {
                     self.checkpoint()?;
                 }
-                on_step(&m, valid.as_ref());
+                if lead {
+                    on_step(&m, valid.as_ref());
+                }
             }
             Ok(())
         })?;
@@ -371,6 +564,18 @@ impl<'a> Trainer<'a> {
             self.checkpoint()?;
         }
         Ok(self.checkpointed.as_ref().map(|c| c.1.clone()))
+    }
+}
+
+impl Trainer<'_> {
+    /// Whether to stop now: this rank's Ctrl-C flag, agreed over the ranks
+    /// (any rank interrupted stops all at the same step).
+    fn stop_requested(&self) -> Result<bool> {
+        let mine = self.stop.load(Ordering::SeqCst);
+        match &self.group {
+            None => Ok(mine),
+            Some(g) => Ok(g.mean(&[if mine { 1.0 } else { 0.0 }])?[0] > 0.0),
+        }
     }
 }
 

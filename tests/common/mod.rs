@@ -1,5 +1,8 @@
 //! Running the `fastnet` binary from the integration tests.
 
+#[allow(dead_code)] // not every test binary uses it
+pub mod run;
+
 use std::process::{Command, Output};
 
 /// Runs `fastnet ARGS...` and returns what it printed and its status.
