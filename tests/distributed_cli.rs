@@ -18,7 +18,7 @@ const LOSS: &str = "amse = 0.5\ngrad_x = 0.1\ngrad_y = 0.1\nwind = true";
 
 fn train_section(batch: usize, timeout_s: u64) -> String {
     format!(
-        "batch_size = {batch}\nsteps = {STEPS}\ncurriculum = [{{ from_step = 0, rollout = 1 }}, {{ from_step = 12, rollout = 2 }}]\nvalid_interval = 0\ndevice = \"cpu\"\nthreads = 1\ncheckpoint_interval = 5\ndist_timeout_s = {timeout_s}"
+        "batch_size = {batch}\nsteps = {STEPS}\ncurriculum = [{{ from_step = 0, rollout = 1 }}, {{ from_step = 12, rollout = 2 }}]\nvalid_interval = 10\nvalid_batches = 2\ndevice = \"cpu\"\nthreads = 1\ncheckpoint_interval = 5\ndist_timeout_s = {timeout_s}"
     )
 }
 
@@ -124,6 +124,23 @@ fn two_gloo_ranks_follow_one_process_and_failures_are_bounded_errors() {
         assert_eq!(sa, sb);
         assert!((x - y).abs() <= 1e-5 * x.abs(), "step {sa}: {x} vs {y}");
     }
+    // validation, sharded over the ranks and reduced, gives one process's
+    let valid = |dir: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("valid_rmse").cloned())
+            .collect()
+    };
+    let (va, vb) = (valid(&one), valid(&two));
+    assert_eq!(va.len(), 2);
+    for (x, y) in va.iter().zip(&vb) {
+        for (k, v) in x.as_object().unwrap() {
+            let (p, q) = (v.as_f64().unwrap(), y[k].as_f64().unwrap());
+            assert!((p - q).abs() <= 1e-5 * p.abs(), "valid {k}: {p} vs {q}");
+        }
+    }
     for ((na, wa), (nb, wb)) in weights(&one).iter().zip(&weights(&two)) {
         assert_eq!(na, nb);
         let scale = wa.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
@@ -135,6 +152,77 @@ fn two_gloo_ranks_follow_one_process_and_failures_are_bounded_errors() {
             diff <= 1e-4 * scale,
             "{na}: weights differ by {diff} (scale {scale})"
         );
+    }
+
+    // kill -9 both ranks mid-run, then resume with two ranks (the same
+    // curve, exactly) and with one rank of twice the batch (the same global
+    // batch: the curve of one process, to round-off)
+    let close = |a: &[(u64, String)], b: &[(u64, String)], what: &str| {
+        assert_eq!(a.len(), b.len(), "{what}: {b:?}");
+        for ((sa, la), (sb, lb)) in a.iter().zip(b) {
+            let (x, y): (f64, f64) = (la.parse().unwrap(), lb.parse().unwrap());
+            assert!(
+                sa == sb && (x - y).abs() <= 1e-5 * x.abs(),
+                "{what}, step {sa}: {x} vs {y}"
+            );
+        }
+    };
+    for (name, resume_world) in [("resume2", 2), ("resume1", 1)] {
+        let dir = base.join(name);
+        let cfg = prepare(&dir, LOSS, &train_section(1, 30));
+        let port = free_port();
+        let mut ranks = [rank(&cfg, 0, 2, port, false), rank(&cfg, 1, 2, port, false)];
+        let t = Instant::now();
+        while std::fs::read_to_string(dir.join("metrics.jsonl")).map_or(0, |m| m.lines().count())
+            < 8
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "the pair did not start"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for r in &mut ranks {
+            assert!(
+                r.try_wait().unwrap().is_none(),
+                "a rank finished before the kill"
+            );
+            r.kill().unwrap();
+            r.wait().unwrap();
+        }
+        let killed_at = fastnet::checkpoint::read_sidecar(&dir.join("checkpoints"))
+            .unwrap()
+            .1
+            .step;
+        assert!(killed_at < STEPS, "killed after step {killed_at}");
+        if resume_world == 2 {
+            let port = free_port();
+            for r in [rank(&cfg, 0, 2, port, true), rank(&cfg, 1, 2, port, true)] {
+                let out = r.wait_with_output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            assert_eq!(
+                curve(&dir.join("metrics.jsonl")),
+                b,
+                "resumed with two ranks"
+            );
+        } else {
+            let single = std::fs::read_to_string(&cfg)
+                .unwrap()
+                .replace("batch_size = 1", "batch_size = 2");
+            std::fs::write(&cfg, single).unwrap();
+            let out = ok(&["train", "--config", &s(&cfg), "--resume"]);
+            assert!(out.contains(&format!("trained to step {STEPS}")), "{out}");
+            close(
+                &a,
+                &curve(&dir.join("metrics.jsonl")),
+                "resumed in one process",
+            );
+        }
     }
 
     // a rank that dies: the other stops with an error within the timeout

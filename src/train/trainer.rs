@@ -475,6 +475,7 @@ impl<'a> Trainer<'a> {
             area_weights: &self.info.area_weights,
             names: &self.info.forecast_names,
             std: &self.info.forecast_std,
+            group: self.group.as_ref(),
         }
         .rmse(&self.model, valid, self.vs.device())
     }
@@ -540,10 +541,7 @@ impl<'a> Trainer<'a> {
                 let m = self.train_on(batch_data, t0)?;
                 log(serde_json::to_string(&m)?)?;
                 let mut valid = None;
-                if lead
-                    && self.section.valid_interval > 0
-                    && self.step % self.section.valid_interval == 0
-                {
+                if self.section.valid_interval > 0 && self.step % self.section.valid_interval == 0 {
                     valid = self.validate()?;
                     if let Some(v) = &valid {
                         log(serde_json::json!({ "step": self.step, "valid_rmse": v }).to_string())?;

@@ -12,6 +12,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::rollout::{stack, to_bcyx, Shapes};
 use super::source::SampleSource;
+use crate::dist::ProcessGroup;
 use crate::model::FastNet;
 
 /// A value per channel name (validation RMSE).
@@ -28,6 +29,9 @@ pub struct Validation<'a> {
     /// Forecast channel names and standard deviations (physical units).
     pub names: &'a [String],
     pub std: &'a [f64],
+    /// The data-parallel group: each rank validates its share of the
+    /// batches (batch k on rank k mod world) and the sums are reduced.
+    pub group: Option<&'a ProcessGroup>,
 }
 
 impl Validation<'_> {
@@ -45,14 +49,16 @@ impl Validation<'_> {
             return Ok(None);
         }
         let s = self.shapes;
-        let picks = crate::loss_setup::spread(n, self.batches * self.batch_size);
+        let (rank, world) = self.group.map_or((0, 1), |g| (g.rank(), g.world()));
+        // `batches` global batches of `batch_size` per rank
+        let picks = crate::loss_setup::spread(n, self.batches * self.batch_size * world);
         let w = Tensor::from_slice(self.area_weights)
             .to_kind(Kind::Float)
             .to_device(device);
         let mut sum = Tensor::zeros([s.forecast], (Kind::Double, device));
         let mut batches = 0;
         let _guard = tch::no_grad_guard();
-        for chunk in picks.chunks(self.batch_size) {
+        for chunk in picks.chunks(self.batch_size).skip(rank).step_by(world) {
             let samples = chunk
                 .iter()
                 .map(|&i| valid.get(i, 1))
@@ -67,7 +73,15 @@ impl Validation<'_> {
             sum += mse.to_kind(Kind::Double);
             batches += 1;
         }
-        let mse: Vec<f64> = Vec::try_from((sum / batches as f64).to_device(Device::Cpu))?;
+        let mut totals: Vec<f64> = Vec::try_from(sum.to_device(Device::Cpu))?;
+        totals.push(batches as f64);
+        if let Some(g) = self.group {
+            let mut t = Tensor::from_slice(&totals);
+            g.all_reduce_sum(&mut t)?;
+            totals = Vec::try_from(&t)?;
+        }
+        let batches = totals.pop().unwrap_or(0.0).max(1.0);
+        let mse: Vec<f64> = totals.iter().map(|s| s / batches).collect();
         Ok(Some(
             self.names
                 .iter()

@@ -56,6 +56,7 @@ pub fn prepare(dir: &Path, loss: &str, train: &str) -> PathBuf {
 paths = ["era5.nc"]
 stats = "stats.json"
 train = ["2020-01-01", "2020-01-04"]
+valid = ["2020-01-05", "2020-01-06"]
 forecast = [{}]
 
 [graph]
