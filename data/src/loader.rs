@@ -157,7 +157,7 @@ impl Loader {
 
     /// Starts the workers for `epoch` and returns the samples in order.
     /// Dropping the iterator early stops the workers.
-    pub fn epoch(&self, epoch: u64) -> EpochIter {
+    pub fn epoch(&self, epoch: u64) -> Prefetch<Sample, DataError> {
         let c = &self.config;
         let order: Arc<Vec<Timestamp>> = Arc::new(
             epoch_order(self.init_times.len(), c.seed, epoch, c.shuffle)
@@ -165,56 +165,79 @@ impl Loader {
                 .map(|i| self.init_times[i])
                 .collect(),
         );
-        let w = c.workers.min(order.len().max(1));
-        let cap = c.queue.div_ceil(w);
+        let (reader, norm, window) = (self.reader.clone(), self.norm.clone(), c.window);
+        let cache_states = c.cache_states;
+        Prefetch::new(
+            order.len() as u64,
+            c.workers,
+            c.queue,
+            Arc::new(move || {
+                let (reader, norm, order) = (reader.clone(), norm.clone(), order.clone());
+                let mut cache = StateCache::new(cache_states);
+                Box::new(move |k: u64| make_sample(&reader, &norm, &window, order[k as usize], &mut cache))
+                    as Box<dyn FnMut(u64) -> Result<Sample> + Send>
+            }),
+        )
+    }
+}
+
+/// What a [`Prefetch`] worker runs for each item: built once per worker
+/// (so it can keep a cache), then called with the item's position.
+pub type MakeItem<T, E> = Arc<dyn Fn() -> Box<dyn FnMut(u64) -> std::result::Result<T, E> + Send> + Send + Sync>;
+
+/// Items `0..total` built by `workers` background threads and delivered in
+/// order: worker `w` builds positions `w, w + W, ...` into its own bounded
+/// channel (capacity `ceil(queue / W)`), and the consumer takes position
+/// `i` from channel `i mod W`. The one prefetch of fastnet: epochs of the
+/// [`Loader`] and the trainer's batches both come through it. Dropping it
+/// stops the workers.
+pub struct Prefetch<T, E> {
+    receivers: Vec<Receiver<std::result::Result<T, E>>>,
+    handles: Vec<JoinHandle<()>>,
+    next: u64,
+    total: u64,
+}
+
+impl<T: Send + 'static, E: Send + 'static + From<DataError>> Prefetch<T, E> {
+    pub fn new(total: u64, workers: usize, queue: usize, make: MakeItem<T, E>) -> Prefetch<T, E> {
+        let w = workers.max(1).min(total.max(1) as usize);
+        let cap = queue.max(1).div_ceil(w);
         let mut receivers = Vec::with_capacity(w);
         let mut handles = Vec::with_capacity(w);
         for worker in 0..w {
-            let (tx, rx) = sync_channel::<Result<Sample>>(cap);
+            let (tx, rx) = sync_channel::<std::result::Result<T, E>>(cap);
             receivers.push(rx);
-            let (reader, norm, order, window, cache_states) = (
-                self.reader.clone(),
-                self.norm.clone(),
-                order.clone(),
-                c.window,
-                c.cache_states,
-            );
+            let make = make.clone();
             handles.push(std::thread::spawn(move || {
-                let mut cache = StateCache::new(cache_states);
-                for &t in order.iter().skip(worker).step_by(w) {
-                    let s = make_sample(&reader, &norm, &window, t, &mut cache);
+                let mut item = make();
+                let mut k = worker as u64;
+                while k < total {
+                    let s = item(k);
                     let failed = s.is_err();
                     if tx.send(s).is_err() || failed {
                         break;
                     }
+                    k += w as u64;
                 }
             }));
         }
-        EpochIter {
+        Prefetch {
             receivers,
             handles,
             next: 0,
-            total: order.len(),
+            total,
         }
     }
 }
 
-/// The samples of one epoch, in the (seed, epoch) order.
-pub struct EpochIter {
-    receivers: Vec<Receiver<Result<Sample>>>,
-    handles: Vec<JoinHandle<()>>,
-    next: usize,
-    total: usize,
-}
+impl<T, E: From<DataError>> Iterator for Prefetch<T, E> {
+    type Item = std::result::Result<T, E>;
 
-impl Iterator for EpochIter {
-    type Item = Result<Sample>;
-
-    fn next(&mut self) -> Option<Result<Sample>> {
+    fn next(&mut self) -> Option<Self::Item> {
         if self.next >= self.total || self.receivers.is_empty() {
             return None;
         }
-        let rx = &self.receivers[self.next % self.receivers.len()];
+        let rx = &self.receivers[(self.next % self.receivers.len() as u64) as usize];
         self.next += 1;
         match rx.recv() {
             Ok(s) => {
@@ -225,22 +248,22 @@ impl Iterator for EpochIter {
             }
             Err(_) => {
                 self.next = self.total;
-                Some(Err(DataError::BadConfig {
+                Some(Err(E::from(DataError::BadConfig {
                     field: "loader".into(),
                     value: "worker thread".into(),
                     expected: "a worker that does not panic".into(),
-                }))
+                })))
             }
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.total - self.next.min(self.total);
+        let n = (self.total - self.next.min(self.total)) as usize;
         (n, Some(n))
     }
 }
 
-impl Drop for EpochIter {
+impl<T, E> Drop for Prefetch<T, E> {
     fn drop(&mut self) {
         // Closing the channels makes every blocked send fail, so workers stop.
         self.receivers.clear();

@@ -167,6 +167,11 @@ pub struct TrainSection {
     /// gradient all-reduce) before it stops with an error: a rank that
     /// died or hangs stops the run within this time.
     pub dist_timeout_s: u64,
+    /// Background threads building training samples (0: the cores per
+    /// rank).
+    pub loader_workers: usize,
+    /// Batches the loader builds ahead of the step that computes.
+    pub prefetch: usize,
 }
 
 impl Default for TrainSection {
@@ -190,6 +195,8 @@ impl Default for TrainSection {
             precision: Precision::F32,
             recompute: false,
             dist_timeout_s: 300,
+            loader_workers: 0,
+            prefetch: 2,
         }
     }
 }
@@ -247,6 +254,16 @@ impl TrainSection {
             ));
         }
         Ok(())
+    }
+
+    /// Loader threads for one of `world` ranks on this machine: the
+    /// configured number, or the cores per rank.
+    pub fn workers(&self, world: usize) -> usize {
+        match self.loader_workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()) / world.max(1),
+            n => n,
+        }
+        .max(1)
     }
 
     /// Rollout length at `step`.

@@ -20,7 +20,9 @@ pub struct Era5Source {
     from: Timestamp,
     to: Timestamp,
     windows: Mutex<HashMap<usize, Vec<Timestamp>>>,
-    cache: Mutex<StateCache>,
+    /// State caches, one taken per `get` (so loader threads do not wait
+    /// for each other) and put back.
+    caches: Mutex<Vec<StateCache>>,
     /// Windows skipped for missing times, per rollout length.
     pub skipped: Mutex<HashMap<usize, usize>>,
 }
@@ -40,7 +42,7 @@ impl Era5Source {
             from,
             to,
             windows: Mutex::new(HashMap::new()),
-            cache: Mutex::new(StateCache::new(16)),
+            caches: Mutex::new(Vec::new()),
             skipped: Mutex::new(HashMap::new()),
         }
     }
@@ -81,17 +83,24 @@ impl SampleSource for Era5Source {
         let t = *times
             .get(index)
             .with_context(|| format!("window {index} of {}", times.len()))?;
-        let mut cache = self
-            .cache
-            .lock()
-            .map_err(|_| anyhow::anyhow!("state cache poisoned"))?;
+        let pool = |f: &mut dyn FnMut(&mut Vec<StateCache>)| {
+            self.caches
+                .lock()
+                .map(|mut p| f(&mut p))
+                .map_err(|_| anyhow::anyhow!("state cache pool poisoned"))
+        };
+        let mut cache = None;
+        pool(&mut |p| cache = p.pop())?;
+        let mut cache = cache.unwrap_or_else(|| StateCache::new(16));
         let s = make_sample(
             &self.reader,
             &self.norm,
             &self.config(rollout),
             t,
             &mut cache,
-        )?;
+        );
+        pool(&mut |p| p.push(std::mem::replace(&mut cache, StateCache::new(0))))?;
+        let s = s?;
         Ok(Sample {
             input: s.inputs,
             forcings: s.forcings,

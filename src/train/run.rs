@@ -144,23 +144,23 @@ pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -
         on_event(Event::Warning(w.clone()));
     }
     let (from, to) = period(&cfg.data.train, "data.train")?;
-    let train_src = Era5Source::new(
+    let train_src = Arc::new(Era5Source::new(
         p.reader.clone(),
         p.norm.clone(),
         cfg.data.step_hours,
         from,
         to,
-    );
+    ));
     let valid_src = match &cfg.data.valid {
         Some(v) => {
             let (a, b) = period(v, "data.valid")?;
-            Some(Era5Source::new(
+            Some(Arc::new(Era5Source::new(
                 p.reader.clone(),
                 p.norm.clone(),
                 cfg.data.step_hours,
                 a,
                 b,
-            ))
+            )))
         }
         None => None,
     };
@@ -191,7 +191,7 @@ pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -
             &p.stats,
             &cfg.data.stats,
             &p.reader.ds.grid,
-            &measurement_targets(&train_src)?,
+            &measurement_targets(&*train_src)?,
         )?,
     };
     let setup = LossSetup::new(
@@ -246,8 +246,8 @@ pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -
         model,
         graph: GraphBuffers::from_graph(&p.graph),
         loss,
-        train: &train_src,
-        valid: valid_src.as_ref().map(|v| v as &dyn SampleSource),
+        train: train_src.clone(),
+        valid: valid_src.map(|v| v as Arc<dyn SampleSource>),
         info,
         device,
         group,

@@ -26,6 +26,7 @@ const NLON: usize = 16;
 
 /// Two forecast channels advected eastwards one column per step, one
 /// static non-forecast channel; `bad` puts a NaN into the targets.
+#[derive(Clone)]
 struct Advection {
     times: usize,
     bad: bool,
@@ -121,7 +122,7 @@ fn config() -> TrainConfig {
     .unwrap()
 }
 
-fn setup<'a>(src: &'a Advection, dir: &Path, steps: u64, interval: u64) -> Trainer<'a> {
+fn setup(src: &Advection, dir: &Path, steps: u64, interval: u64) -> Trainer {
     setup_with(src, dir, steps, interval, LossConfig::default())
 }
 
@@ -139,13 +140,13 @@ fn every_loss_term() -> LossConfig {
     }
 }
 
-fn setup_with<'a>(
-    src: &'a Advection,
+fn setup_with(
+    src: &Advection,
     dir: &Path,
     steps: u64,
     interval: u64,
     loss_config: LossConfig,
-) -> Trainer<'a> {
+) -> Trainer {
     let grid = Grid::from_spec("latlon-nopoles:8x16").unwrap();
     let graph = Graph::build(&grid, &GraphConfig::fastnet(1)).unwrap();
     let area = grid.latitude_weights().unwrap();
@@ -236,8 +237,8 @@ fn setup_with<'a>(
         model,
         graph: GraphBuffers::from_graph(&graph),
         loss,
-        train: src,
-        valid: Some(src),
+        train: std::sync::Arc::new(src.clone()),
+        valid: Some(std::sync::Arc::new(src.clone())),
         info,
         device: tch::Device::Cpu,
         group: None,

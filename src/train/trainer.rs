@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use fastnet_data::loader::Sampler;
+use fastnet_data::loader::{MakeItem, Prefetch, Sampler};
 use fastnet_losses::CombinedLoss;
 use serde::Serialize;
 use tch::{nn::VarStore, Tensor};
@@ -52,14 +52,14 @@ pub struct RunInfo {
 }
 
 /// A training run in progress.
-pub struct Trainer<'a> {
+pub struct Trainer {
     pub section: TrainSection,
     pub model: FastNet,
     pub vs: VarStore,
     pub optimizer: AdamW,
     pub loss: CombinedLoss,
-    pub train: &'a dyn SampleSource,
-    pub valid: Option<&'a dyn SampleSource>,
+    pub train: Arc<dyn SampleSource>,
+    pub valid: Option<Arc<dyn SampleSource>>,
     pub info: RunInfo,
     /// Completed steps.
     pub step: u64,
@@ -77,14 +77,14 @@ pub struct Trainer<'a> {
 }
 
 /// What a trainer is built from.
-pub struct Setup<'a> {
+pub struct Setup {
     pub section: TrainSection,
     pub optim: OptimSection,
     pub model: crate::model::ModelConfig,
     pub graph: crate::model::GraphBuffers,
     pub loss: CombinedLoss,
-    pub train: &'a dyn SampleSource,
-    pub valid: Option<&'a dyn SampleSource>,
+    pub train: Arc<dyn SampleSource>,
+    pub valid: Option<Arc<dyn SampleSource>>,
     pub info: RunInfo,
     pub device: tch::Device,
     pub group: Option<ProcessGroup>,
@@ -92,7 +92,7 @@ pub struct Setup<'a> {
 
 /// Builds a trainer: seeds libtorch, creates the model in a fresh var
 /// store on the device and the optimiser over its trainable parameters.
-pub fn build(setup: Setup<'_>) -> Result<Trainer<'_>> {
+pub fn build(setup: Setup) -> Result<Trainer> {
     let Setup {
         section,
         optim,
@@ -138,42 +138,42 @@ pub fn build(setup: Setup<'_>) -> Result<Trainer<'_>> {
     })
 }
 
-/// Where a rank's shard of a step's batch lies in the sample stream.
+/// Which samples this rank trains on from `step` on: its `batch_size`
+/// shard of every step's global batch in the seeded sample stream (global
+/// positions: the same for a given seed and position however the run got
+/// there, whatever the number of ranks).
 #[derive(Clone, Copy, Debug)]
-struct Shard {
-    /// Position of the step's global batch.
+struct Plan {
+    /// First step and the stream position of its global batch.
+    step: u64,
     position: u64,
     rank: usize,
+    /// Samples per step on this rank and over all ranks.
+    batch: usize,
+    global: u64,
+    seed: u64,
 }
 
-/// The batch of training step `step` (0-based) for this rank: its rollout
-/// length and samples — the rank's `batch_size` of the step's global batch
-/// at `shard.position` of the seeded stream, the same for a given seed and
-/// position however the run got there.
-fn fetch_batch(
-    src: &dyn SampleSource,
-    section: &TrainSection,
-    step: u64,
-    shard: Shard,
-) -> Result<(usize, Vec<Sample>)> {
-    let rollout = section.rollout_at(step);
-    let n = src.len(rollout);
-    if n == 0 {
-        return Err(FastnetError::State(format!(
-            "no training windows of {rollout} step(s) in the training period"
-        ))
-        .into());
+impl Plan {
+    /// The `k`-th sample this rank takes: (rollout, window index).
+    fn sample(&self, section: &TrainSection, src: &dyn SampleSource, k: u64) -> Result<(usize, Sample)> {
+        let b = self.batch as u64;
+        let step = self.step + k / b;
+        let position = self.position + (k / b) * self.global + self.rank as u64 * b + k % b;
+        let rollout = section.rollout_at(step);
+        let n = src.len(rollout);
+        if n == 0 {
+            return Err(FastnetError::State(format!(
+                "no training windows of {rollout} step(s) in the training period"
+            ))
+            .into());
+        }
+        let index = Sampler { seed: self.seed }.window(position, 1, n)[0];
+        Ok((rollout, src.get(index, rollout)?))
     }
-    let b = section.batch_size;
-    let idx = Sampler { seed: section.seed }.window(shard.position + (shard.rank * b) as u64, b, n);
-    let samples = idx
-        .iter()
-        .map(|&i| src.get(i, rollout))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((rollout, samples))
 }
 
-impl<'a> Trainer<'a> {
+impl Trainer {
     fn rank(&self) -> usize {
         self.group.as_ref().map_or(0, |g| g.rank())
     }
@@ -182,12 +182,35 @@ impl<'a> Trainer<'a> {
         self.group.as_ref().map_or(1, |g| g.world())
     }
 
-    /// This rank's shard of the batch that starts at `position`.
-    fn shard(&self, position: u64) -> Shard {
-        Shard {
-            position,
+    /// This rank's samples from the current step on.
+    fn plan(&self) -> Plan {
+        Plan {
+            step: self.step,
+            position: self.samples_seen,
             rank: self.rank(),
+            batch: self.section.batch_size,
+            global: self.global_batch(),
+            seed: self.section.seed,
         }
+    }
+
+    /// Background threads that build this rank's samples from the current
+    /// step on, in order ([`fastnet_data::loader::Prefetch`], the data
+    /// crate's one prefetch): `train.loader_workers` threads, about
+    /// `train.prefetch` batches ahead.
+    fn batches(&self) -> Prefetch<(usize, Sample), anyhow::Error> {
+        let (plan, section, src) = (self.plan(), self.section.clone(), self.train.clone());
+        let total = self.section.steps.saturating_sub(self.step) * self.section.batch_size as u64;
+        let make: MakeItem<(usize, Sample), anyhow::Error> = Arc::new(move || {
+            let (section, src) = (section.clone(), src.clone());
+            Box::new(move |k| plan.sample(&section, &*src, k))
+        });
+        Prefetch::new(
+            total,
+            self.section.workers(self.world()),
+            self.section.prefetch.max(1) * self.section.batch_size,
+            make,
+        )
     }
 
     /// Samples per step over all ranks.
@@ -388,18 +411,6 @@ impl<'a> Trainer<'a> {
         Ok(path)
     }
 
-    /// One optimiser step (the `self.step + 1`-th).
-    pub fn train_step(&mut self) -> Result<StepMetrics> {
-        let t0 = Instant::now();
-        let batch = fetch_batch(
-            self.train,
-            &self.section,
-            self.step,
-            self.shard(self.samples_seen),
-        )?;
-        self.train_on(batch, t0)
-    }
-
     /// Rolls out over `samples` and back-propagates the loss into the
     /// gradients (no optimiser step): the rollout's loss and terms.
     pub fn rollout_backward(
@@ -465,7 +476,7 @@ impl<'a> Trainer<'a> {
 
     /// Validation RMSE per forecast channel (physical units).
     pub fn validate(&self) -> Result<Option<PerChannel>> {
-        let Some(valid) = self.valid else {
+        let Some(valid) = &self.valid else {
             return Ok(None);
         };
         Validation {
@@ -477,7 +488,7 @@ impl<'a> Trainer<'a> {
             std: &self.info.forecast_std,
             group: self.group.as_ref(),
         }
-        .rmse(&self.model, valid, self.vs.device())
+        .rmse(&self.model, &**valid, self.vs.device())
     }
 
     /// Runs until `section.steps` (or Ctrl-C), appending metrics to the
@@ -505,18 +516,12 @@ impl<'a> Trainer<'a> {
             }
             Ok(())
         };
-        // The next step's batch is read on a background thread while this
-        // step computes; batches depend only on the step, so the run (and a
-        // resumed one) trains on exactly what the synchronous loop would.
-        let (src, section) = (self.train, self.section.clone());
-        let batch = self.global_batch();
-        std::thread::scope(|scope| -> Result<()> {
-            let prefetch = |step: u64, shard: Shard| {
-                let section = &section;
-                scope.spawn(move || fetch_batch(src, section, step, shard))
-            };
-            let mut next = (self.step < self.section.steps)
-                .then(|| prefetch(self.step, self.shard(self.samples_seen)));
+        // The samples are built on background threads while steps compute;
+        // they depend only on the stream position, so the run (and a resumed
+        // one) trains on exactly what a synchronous loop would.
+        let mut batches = self.batches();
+        let b = self.section.batch_size;
+        {
             while self.step < self.section.steps {
                 if self.stop_requested()? {
                     let p = match &self.checkpointed {
@@ -524,20 +529,17 @@ impl<'a> Trainer<'a> {
                         _ => self.checkpoint()?,
                     };
                     log(serde_json::json!({ "step": self.step, "event": "interrupted", "checkpoint": p }).to_string())?;
-                    return Ok(());
+                    break;
                 }
                 let t0 = Instant::now();
-                let batch_data = next
-                    .take()
-                    .context("no batch prefetched")?
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("the data thread panicked"))??;
-                if self.step + 1 < self.section.steps {
-                    next = Some(prefetch(
-                        self.step + 1,
-                        self.shard(self.samples_seen + batch),
-                    ));
+                let mut rollout = 0;
+                let mut samples = Vec::with_capacity(b);
+                for _ in 0..b {
+                    let (r, sample) = batches.next().context("the sample stream ended early")??;
+                    rollout = r;
+                    samples.push(sample);
                 }
+                let batch_data = (rollout, samples);
                 let m = self.train_on(batch_data, t0)?;
                 log(serde_json::to_string(&m)?)?;
                 let mut valid = None;
@@ -556,8 +558,8 @@ impl<'a> Trainer<'a> {
                     on_step(&m, valid.as_ref());
                 }
             }
-            Ok(())
-        })?;
+        }
+        drop(batches);
         if self.checkpointed.as_ref().is_none_or(|c| c.0 != self.step) {
             self.checkpoint()?;
         }
@@ -565,7 +567,7 @@ impl<'a> Trainer<'a> {
     }
 }
 
-impl Trainer<'_> {
+impl Trainer {
     /// Whether to stop now: this rank's Ctrl-C flag, agreed over the ranks
     /// (any rank interrupted stops all at the same step).
     fn stop_requested(&self) -> Result<bool> {
