@@ -174,8 +174,9 @@ impl Loader {
             Arc::new(move || {
                 let (reader, norm, order) = (reader.clone(), norm.clone(), order.clone());
                 let mut cache = StateCache::new(cache_states);
-                Box::new(move |k: u64| make_sample(&reader, &norm, &window, order[k as usize], &mut cache))
-                    as Box<dyn FnMut(u64) -> Result<Sample> + Send>
+                Box::new(move |k: u64| {
+                    make_sample(&reader, &norm, &window, order[k as usize], &mut cache)
+                }) as Box<dyn FnMut(u64) -> Result<Sample> + Send>
             }),
         )
     }
@@ -183,7 +184,8 @@ impl Loader {
 
 /// What a [`Prefetch`] worker runs for each item: built once per worker
 /// (so it can keep a cache), then called with the item's position.
-pub type MakeItem<T, E> = Arc<dyn Fn() -> Box<dyn FnMut(u64) -> std::result::Result<T, E> + Send> + Send + Sync>;
+pub type MakeItem<T, E> =
+    Arc<dyn Fn() -> Box<dyn FnMut(u64) -> std::result::Result<T, E> + Send> + Send + Sync>;
 
 /// Items `0..total` built by `workers` background threads and delivered in
 /// order: worker `w` builds positions `w, w + W, ...` into its own bounded

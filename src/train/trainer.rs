@@ -35,7 +35,11 @@ pub struct StepMetrics {
     pub lr: f64,
     pub grad_norm: f64,
     pub rollout: usize,
+    /// Samples per second over all ranks, data wait included.
     pub samples_per_s: f64,
+    /// Seconds the step waited for its samples (0 when the loader keeps
+    /// ahead).
+    pub data_wait_s: f64,
 }
 
 /// Everything fixed about a run besides the model and the data.
@@ -156,7 +160,12 @@ struct Plan {
 
 impl Plan {
     /// The `k`-th sample this rank takes: (rollout, window index).
-    fn sample(&self, section: &TrainSection, src: &dyn SampleSource, k: u64) -> Result<(usize, Sample)> {
+    fn sample(
+        &self,
+        section: &TrainSection,
+        src: &dyn SampleSource,
+        k: u64,
+    ) -> Result<(usize, Sample)> {
         let b = self.batch as u64;
         let step = self.step + k / b;
         let position = self.position + (k / b) * self.global + self.rank as u64 * b + k % b;
@@ -471,6 +480,7 @@ impl Trainer {
             grad_norm,
             rollout,
             samples_per_s: (samples.len() * self.world()) as f64 / t0.elapsed().as_secs_f64(),
+            data_wait_s: 0.0,
         })
     }
 
@@ -540,7 +550,9 @@ impl Trainer {
                     samples.push(sample);
                 }
                 let batch_data = (rollout, samples);
-                let m = self.train_on(batch_data, t0)?;
+                let waited = t0.elapsed().as_secs_f64();
+                let mut m = self.train_on(batch_data, t0)?;
+                m.data_wait_s = waited;
                 log(serde_json::to_string(&m)?)?;
                 let mut valid = None;
                 if self.section.valid_interval > 0 && self.step % self.section.valid_interval == 0 {
