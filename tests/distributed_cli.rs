@@ -225,6 +225,71 @@ fn two_gloo_ranks_follow_one_process_and_failures_are_bounded_errors() {
         }
     }
 
+    // Ctrl-C on the launcher (SIGINT to its process group, as a terminal
+    // sends it): every rank stops at the same step after a checkpoint
+    if let Some(tr) = torchrun() {
+        use std::os::unix::process::CommandExt;
+        let dir = base.join("ctrlc");
+        let cfg = prepare(
+            &dir,
+            LOSS,
+            &train_section(1, 30).replace("steps = 20", "steps = 100000"),
+        );
+        let mut launcher = Command::new(tr)
+            .args(["--nproc-per-node", "2", "--master-addr", "127.0.0.1"])
+            .args(["--master-port", &free_port().to_string(), "--no-python"])
+            .arg(env!("CARGO_BIN_EXE_fastnet"))
+            .args(["train", "--config", &s(&cfg)])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while std::fs::read_to_string(dir.join("metrics.jsonl")).map_or(0, |m| m.lines().count())
+            < 4
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "torchrun did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pgid = format!("-{}", launcher.id());
+        assert!(Command::new("kill")
+            .args(["-INT", "--", &pgid])
+            .status()
+            .unwrap()
+            .success());
+        let t = Instant::now();
+        while launcher.try_wait().unwrap().is_none() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "torchrun still running after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        let last: serde_json::Value =
+            serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+        assert_eq!(last["event"], "interrupted", "{metrics}");
+        let step = last["step"].as_u64().unwrap();
+        let sc = fastnet::checkpoint::read_sidecar(&dir.join("checkpoints"))
+            .unwrap()
+            .1;
+        assert_eq!((sc.step, sc.world_size), (step, 2));
+        // no rank is left behind
+        let ps = Command::new("pgrep")
+            .args(["-g", &launcher.id().to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            ps.stdout.is_empty(),
+            "left running: {}",
+            String::from_utf8_lossy(&ps.stdout)
+        );
+    }
+
     // a rank that dies: the other stops with an error within the timeout
     let cfg = prepare(
         &dead,
