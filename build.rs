@@ -36,7 +36,29 @@ fn c10d_shim(lib: &str) {
         return;
     };
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    // NCCL: the wheel's NCCL and CUDA runtime headers plus the two
+    // header-only packages setup installs; libtorch_cuda (which torch-sys
+    // links when the wheel has it) holds ProcessGroupNCCL.
+    let nvidia = Path::new(lib).join("../../nvidia");
+    let (nccl, cuda) = (nvidia.join("nccl/include"), nvidia.join("cu13/include"));
+    let has_nccl = nccl.join("nccl.h").exists()
+        && cuda.join("cuda_runtime.h").exists()
+        && cuda.join("crt/host_config.h").exists()
+        && cuda.join("nv/target").exists()
+        && Path::new(lib).join("libtorch_cuda.so").exists();
+    println!("cargo:rustc-check-cfg=cfg(fastnet_nccl)");
+    if has_nccl {
+        build
+            .include(&nccl)
+            .include(&cuda)
+            .define("USE_C10D_NCCL", None)
+            .define("USE_CUDA", None);
+        println!("cargo:rustc-cfg=fastnet_nccl");
+    } else {
+        println!("cargo:warning=CUDA/NCCL headers not found beside libtorch: building c10d with Gloo only (scripts/setup.sh installs them)");
+    }
+    build
         .cpp(true)
         .std("c++17")
         .file("src/dist/c10d_shim.cpp")

@@ -79,6 +79,20 @@ fi
 read -r TORCH_DIR CXX11_ABI < <("$VENV/bin/python" -W ignore -c \
   'import os, torch; print(os.path.dirname(torch.__file__), int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>/dev/null)
 
+# --- CUDA headers for the NCCL part of the c10d shim ------------------------------
+# The cu13 wheel ships NCCL's and the CUDA runtime's headers but not the two
+# header-only packages they include (crt/host_config.h, nv/target); with them
+# build.rs compiles NCCL support, without them the build has Gloo only.
+NV="$TORCH_DIR/../nvidia/cu13/include"
+if [ -d "$NV" ] && { [ ! -f "$NV/crt/host_config.h" ] || [ ! -e "$NV/nv/target" ]; }; then
+  cuda_ver=$("$VENV/bin/python" -c 'import importlib.metadata as m; v = m.version("nvidia-cuda-runtime").split("."); print(v[0] + "." + v[1])' 2>/dev/null || true)
+  if [ -n "$cuda_ver" ]; then
+    say "installing the CUDA $cuda_ver headers that NCCL support compiles against"
+    "$VENV/bin/python" -m pip install -q --progress-bar off "nvidia-cuda-crt==$cuda_ver.*" "nvidia-cuda-cccl==$cuda_ver.*" >/dev/null ||
+      say "warning: CUDA headers not installed; fastnet builds without NCCL (Gloo only)"
+  fi
+fi
+
 # --- cargo environment ------------------------------------------------------------
 mkdir -p "$ROOT/.cargo"
 config="$ROOT/.cargo/config.toml"

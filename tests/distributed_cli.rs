@@ -356,6 +356,24 @@ fn two_gloo_ranks_follow_one_process_and_failures_are_bounded_errors() {
             "{vars:?}: {err}"
         );
     }
+    // NCCL asked for without CUDA
+    let nccl = two.join("nccl.toml");
+    std::fs::write(
+        &nccl,
+        std::fs::read_to_string(&pair)
+            .unwrap()
+            .replace("[train]\n", "[train]\ndist_backend = \"nccl\"\n"),
+    )
+    .unwrap();
+    let out = rank(&nccl, 0, 2, free_port(), false)
+        .wait_with_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("train.dist_backend") && err.contains("CUDA"),
+        "{err}"
+    );
     // a port in use by something else
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();

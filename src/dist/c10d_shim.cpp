@@ -1,5 +1,6 @@
 // The C ABI over PyTorch's c10d that fastnet's `dist` module calls: a
-// TCPStore for rendezvous and a ProcessGroupGloo (CPU tensors) on it, with
+// TCPStore for rendezvous and a ProcessGroupGloo (CPU tensors) or, when
+// compiled with USE_C10D_NCCL, a ProcessGroupNCCL (CUDA tensors) on it, with
 // all-reduce (sum), broadcast and barrier. Every function catches C++
 // exceptions and returns them as a malloc'd message (NULL on success), so
 // no exception crosses into Rust. Tensors are tch's handles, which are
@@ -13,13 +14,16 @@
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 namespace {
 
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  c10::intrusive_ptr<c10d::Backend> pg;
   std::chrono::milliseconds timeout;
 };
 
@@ -55,16 +59,21 @@ extern "C" {
 // Frees a message returned by any function below.
 void fastnet_c10d_free_message(char *m) { std::free(m); }
 
-// Creates the store (when `serve`, rank 0 serves it on `listen_fd`, a socket
-// already bound to the master address and listening; otherwise every rank
-// connects to host:port, e.g. torchrun's agent store) and a Gloo process
-// group on it, under the key prefix "fastnet/", whose transport binds to
-// `local_addr`.
-char *fastnet_c10d_gloo_new(const char *host, int port, int serve, int listen_fd,
-                            int rank, int world, long timeout_ms,
-                            const char *local_addr, void **out) {
-  return guard([&] {
-    auto timeout = std::chrono::milliseconds(timeout_ms);
+// Whether this build has NCCL.
+int fastnet_c10d_has_nccl() {
+#ifdef USE_C10D_NCCL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+}
+
+namespace {
+c10::intrusive_ptr<c10d::Store> make_store(const char *host, int port, int serve,
+                                           int listen_fd, int rank, int world,
+                                           std::chrono::milliseconds timeout) {
     c10d::TCPStoreOptions opts;
     opts.port = static_cast<std::uint16_t>(port);
     opts.isServer = serve != 0 && rank == 0;
@@ -76,14 +85,52 @@ char *fastnet_c10d_gloo_new(const char *host, int port, int serve, int listen_fd
     }
     c10::intrusive_ptr<c10d::Store> tcp =
         c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
-    c10::intrusive_ptr<c10d::Store> store =
-        c10::make_intrusive<c10d::PrefixStore>("fastnet", tcp);
+    return c10::make_intrusive<c10d::PrefixStore>("fastnet", tcp);
+}
+} // namespace
+
+extern "C" {
+
+// Creates the store (when `serve`, rank 0 serves it on `listen_fd`, a socket
+// already bound to the master address and listening; otherwise every rank
+// connects to host:port, e.g. torchrun's agent store) and a Gloo process
+// group on it, under the key prefix "fastnet/", whose transport binds to
+// `local_addr`.
+char *fastnet_c10d_gloo_new(const char *host, int port, int serve, int listen_fd,
+                            int rank, int world, long timeout_ms,
+                            const char *local_addr, void **out) {
+  return guard([&] {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    auto store = make_store(host, port, serve, listen_fd, rank, world, timeout);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(
         c10d::ProcessGroupGloo::createDeviceForHostname(std::string(local_addr)));
     options->threads = 2;
-    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, options);
+    c10::intrusive_ptr<c10d::Backend> pg =
+        c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, options);
     *out = new Group{store, pg, timeout};
+  });
+}
+
+// The same with NCCL for CUDA tensors (an error in a build without NCCL).
+char *fastnet_c10d_nccl_new(const char *host, int port, int serve, int listen_fd,
+                            int rank, int world, long timeout_ms, void **out) {
+  return guard([&] {
+#ifdef USE_C10D_NCCL
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    auto store = make_store(host, port, serve, listen_fd, rank, world, timeout);
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    c10::intrusive_ptr<c10d::Backend> pg =
+        c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, options);
+    *out = new Group{store, pg, timeout};
+#else
+    (void)host; (void)port; (void)serve; (void)listen_fd; (void)rank;
+    (void)world; (void)timeout_ms; (void)out;
+    throw std::runtime_error(
+        "this fastnet was built without NCCL (the CUDA headers were not found at "
+        "build time: scripts/setup.sh installs them); it reduces through Gloo");
+#endif
   });
 }
 

@@ -108,9 +108,68 @@ impl Launch {
     }
 }
 
+/// Which c10d backend reduces: Gloo (CPU tensors; on GPUs through CPU
+/// copies) or NCCL (CUDA tensors, GPU to GPU). `auto`: NCCL on CUDA when
+/// this build has it, else Gloo.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Auto,
+    Gloo,
+    Nccl,
+}
+
+/// Whether this build has NCCL (the CUDA headers were found at build time).
+pub fn nccl_available() -> bool {
+    #[cfg(not(fastnet_no_c10d))]
+    {
+        // SAFETY: no arguments, no state.
+        unsafe { fastnet_c10d_has_nccl() != 0 }
+    }
+    #[cfg(fastnet_no_c10d)]
+    false
+}
+
+impl Backend {
+    /// The backend for a run on `device`, or an error for NCCL without
+    /// CUDA or without NCCL in this build.
+    pub fn resolve(self, device: tch::Device) -> Result<Backend> {
+        let cuda = matches!(device, tch::Device::Cuda(_));
+        match self {
+            Backend::Auto if cuda && nccl_available() => Ok(Backend::Nccl),
+            Backend::Auto => Ok(Backend::Gloo),
+            Backend::Gloo => Ok(Backend::Gloo),
+            Backend::Nccl if !cuda => Err(FastnetError::bad_config(
+                "train.dist_backend",
+                "\"nccl\"",
+                format!("gloo or auto on {device:?}: NCCL reduces CUDA tensors only"),
+            )),
+            Backend::Nccl if !nccl_available() => Err(FastnetError::bad_config(
+                "train.dist_backend",
+                "\"nccl\"",
+                "gloo or auto: this fastnet was built without NCCL (scripts/setup.sh installs the CUDA headers it needs; rebuild)",
+            )),
+            Backend::Nccl => Ok(Backend::Nccl),
+        }
+    }
+}
+
 #[cfg(not(fastnet_no_c10d))]
 extern "C" {
     fn fastnet_c10d_free_message(m: *mut c_char);
+    fn fastnet_c10d_has_nccl() -> c_int;
+    #[allow(clippy::too_many_arguments)]
+    fn fastnet_c10d_nccl_new(
+        host: *const c_char,
+        port: c_int,
+        serve: c_int,
+        listen_fd: c_int,
+        rank: c_int,
+        world: c_int,
+        timeout_ms: c_long,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
     fn fastnet_c10d_gloo_new(
         host: *const c_char,
         port: c_int,
@@ -132,6 +191,8 @@ extern "C" {
 pub struct ProcessGroup {
     rank: usize,
     world: usize,
+    /// Where its tensors live: the CPU for Gloo, the rank's GPU for NCCL.
+    device: tch::Device,
     #[cfg_attr(fastnet_no_c10d, allow(dead_code))]
     raw: *mut c_void,
 }
@@ -160,6 +221,17 @@ impl ProcessGroup {
     /// others; every operation fails after `timeout` (a rank that died or
     /// hangs).
     pub fn join(launch: &Launch, timeout: Duration) -> Result<ProcessGroup> {
+        Self::join_with(launch, timeout, Backend::Gloo, tch::Device::Cpu)
+    }
+
+    /// [`join`](Self::join) with a resolved backend ([`Backend::resolve`]);
+    /// NCCL groups reduce tensors on `device`.
+    pub fn join_with(
+        launch: &Launch,
+        timeout: Duration,
+        backend: Backend,
+        device: tch::Device,
+    ) -> Result<ProcessGroup> {
         let addr = (launch.master_addr.as_str(), launch.master_port)
             .to_socket_addrs()
             .ok()
@@ -178,11 +250,26 @@ impl ProcessGroup {
         } else {
             std::env::var("FASTNET_GLOO_ADDR").unwrap_or_else(|_| hostname())
         };
-        Self::join_at(launch, addr.ip(), &local_addr, timeout)
+        let device = match backend {
+            Backend::Nccl => device,
+            _ => tch::Device::Cpu,
+        };
+        Self::join_at(launch, addr.ip(), &local_addr, timeout, device)
+    }
+
+    /// Where this group's tensors must be.
+    pub fn device(&self) -> tch::Device {
+        self.device
     }
 
     #[cfg(fastnet_no_c10d)]
-    fn join_at(_: &Launch, _: IpAddr, _: &str, _: Duration) -> Result<ProcessGroup> {
+    fn join_at(
+        _: &Launch,
+        _: IpAddr,
+        _: &str,
+        _: Duration,
+        _: tch::Device,
+    ) -> Result<ProcessGroup> {
         let _ = (TcpListener::bind, Kind::Float);
         Err(FastnetError::State(
             "this fastnet was built without c10d (gloo's headers were missing at build time): install libgloo-dev (scripts/setup.sh does) and rebuild".into(),
@@ -195,6 +282,7 @@ impl ProcessGroup {
         ip: IpAddr,
         local_addr: &str,
         timeout: Duration,
+        device: tch::Device,
     ) -> Result<ProcessGroup> {
         use std::os::fd::IntoRawFd;
         let serve = !launch.agent_store;
@@ -214,18 +302,31 @@ impl ProcessGroup {
         let mut raw = std::ptr::null_mut();
         // SAFETY: valid C strings and an out-pointer; errors come back as a
         // message, exceptions never cross.
+        let timeout_ms = timeout.as_millis().min(c_long::MAX as u128) as c_long;
         let m = unsafe {
-            fastnet_c10d_gloo_new(
-                host.as_ptr(),
-                launch.master_port as c_int,
-                serve as c_int,
-                listen_fd,
-                launch.rank as c_int,
-                launch.world as c_int,
-                timeout.as_millis().min(c_long::MAX as u128) as c_long,
-                local.as_ptr(),
-                &mut raw,
-            )
+            match device {
+                tch::Device::Cuda(_) => fastnet_c10d_nccl_new(
+                    host.as_ptr(),
+                    launch.master_port as c_int,
+                    serve as c_int,
+                    listen_fd,
+                    launch.rank as c_int,
+                    launch.world as c_int,
+                    timeout_ms,
+                    &mut raw,
+                ),
+                _ => fastnet_c10d_gloo_new(
+                    host.as_ptr(),
+                    launch.master_port as c_int,
+                    serve as c_int,
+                    listen_fd,
+                    launch.rank as c_int,
+                    launch.world as c_int,
+                    timeout_ms,
+                    local.as_ptr(),
+                    &mut raw,
+                ),
+            }
         };
         check(
             &format!(
@@ -237,6 +338,7 @@ impl ProcessGroup {
         Ok(ProcessGroup {
             rank: launch.rank,
             world: launch.world,
+            device,
             raw,
         })
     }
@@ -249,18 +351,20 @@ impl ProcessGroup {
         self.world
     }
 
-    fn cpu_contiguous(t: &Tensor) -> Result<Tensor> {
-        if t.device() != tch::Device::Cpu || !t.is_contiguous() {
-            return Err(FastnetError::State(
-                "Gloo reduces contiguous CPU tensors; NCCL (CUDA) is not built into this fastnet yet".into(),
-            ));
+    fn on_device(&self, t: &Tensor) -> Result<Tensor> {
+        if t.device() != self.device || !t.is_contiguous() {
+            return Err(FastnetError::State(format!(
+                "this process group reduces contiguous tensors on {:?}, got one on {:?}",
+                self.device,
+                t.device()
+            )));
         }
         Ok(t.shallow_clone())
     }
 
     /// Sums `t` over the ranks, in place.
     pub fn all_reduce_sum(&self, t: &mut Tensor) -> Result<()> {
-        let mut t = Self::cpu_contiguous(t)?;
+        let mut t = self.on_device(t)?;
         #[cfg(not(fastnet_no_c10d))]
         {
             // SAFETY: a live tensor handle and group.
@@ -279,7 +383,7 @@ impl ProcessGroup {
 
     /// Rank `root`'s `t` on every rank, in place.
     pub fn broadcast(&self, t: &mut Tensor, root: usize) -> Result<()> {
-        let mut t = Self::cpu_contiguous(t)?;
+        let mut t = self.on_device(t)?;
         #[cfg(not(fastnet_no_c10d))]
         {
             // SAFETY: as in all_reduce_sum.
@@ -315,9 +419,11 @@ impl ProcessGroup {
 
     /// The mean over ranks of `values` (f64).
     pub fn mean(&self, values: &[f64]) -> Result<Vec<f64>> {
-        let mut t = Tensor::from_slice(values).to_kind(Kind::Double);
+        let mut t = Tensor::from_slice(values)
+            .to_kind(Kind::Double)
+            .to_device(self.device);
         self.all_reduce_sum(&mut t)?;
-        let v: Vec<f64> = Vec::try_from(&t)?;
+        let v: Vec<f64> = Vec::try_from(&t.to_device(tch::Device::Cpu))?;
         Ok(v.into_iter().map(|x| x / self.world as f64).collect())
     }
 }
@@ -395,6 +501,31 @@ mod tests {
                 ("MASTER_PORT", "http")
             ]),
             "MASTER_PORT"
+        );
+    }
+
+    #[test]
+    fn backends_resolve_by_device_and_nccl_needs_cuda() {
+        assert_eq!(
+            Backend::Auto.resolve(tch::Device::Cpu).unwrap(),
+            Backend::Gloo
+        );
+        assert_eq!(
+            Backend::Gloo.resolve(tch::Device::Cuda(0)).unwrap(),
+            Backend::Gloo
+        );
+        let e = Backend::Nccl.resolve(tch::Device::Cpu).unwrap_err();
+        assert!(
+            matches!(&e, FastnetError::BadConfig { field, .. } if field == "train.dist_backend"),
+            "{e}"
+        );
+        assert_eq!(
+            Backend::Auto.resolve(tch::Device::Cuda(0)).unwrap(),
+            if nccl_available() {
+                Backend::Nccl
+            } else {
+                Backend::Gloo
+            }
         );
     }
 

@@ -167,6 +167,9 @@ pub struct TrainSection {
     /// gradient all-reduce) before it stops with an error: a rank that
     /// died or hangs stops the run within this time.
     pub dist_timeout_s: u64,
+    /// c10d backend of a multi-process run: `auto` (NCCL on CUDA when this
+    /// build has it, else Gloo), `gloo` or `nccl`.
+    pub dist_backend: crate::dist::Backend,
     /// Background threads building training samples (0: the cores per
     /// rank).
     pub loader_workers: usize,
@@ -195,6 +198,7 @@ impl Default for TrainSection {
             precision: Precision::F32,
             recompute: false,
             dist_timeout_s: 300,
+            dist_backend: crate::dist::Backend::Auto,
             loader_workers: 0,
             prefetch: 2,
         }

@@ -52,9 +52,24 @@ pub fn stack(samples: &[Sample], s: Shapes, rollout: i64, device: Device) -> Bat
         .view([b, rollout, grid, c_f])
         .transpose(0, 1);
     Batch {
-        input: input.to_device(device),
-        forcings: forcings.to_device(device),
-        targets: targets.to_device(device),
+        input: upload(input, device),
+        forcings: upload(forcings, device),
+        targets: upload(targets, device),
+    }
+}
+
+/// `t` on `device`; to a GPU through pinned (page-locked) host memory with a
+/// non-blocking copy, so the copy runs while the GPU still computes what
+/// was queued before it (libtorch's caching host allocator keeps the pinned
+/// buffer alive until the copy is done).
+fn upload(t: Tensor, device: Device) -> Tensor {
+    match device {
+        Device::Cuda(_) => {
+            t.contiguous()
+                .pin_memory(device)
+                .to_device_(device, t.kind(), true, false)
+        }
+        _ => t.to_device(device),
     }
 }
 

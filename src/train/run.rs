@@ -119,9 +119,11 @@ pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -
         bail!("loss.amse_running_normaliser = true is not supported with several ranks yet (each rank would keep its own running mean): turn it off or train in one process");
     }
     let group = match &launch {
-        Some(l) => Some(ProcessGroup::join(
+        Some(l) => Some(ProcessGroup::join_with(
             l,
             std::time::Duration::from_secs(cfg.train.dist_timeout_s),
+            cfg.train.dist_backend.resolve(device)?,
+            device,
         )?),
         None => None,
     };

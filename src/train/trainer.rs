@@ -238,7 +238,7 @@ impl Trainer {
         let flat = Tensor::cat(
             &vars
                 .iter()
-                .map(|(_, t)| t.detach().flatten(0, -1).to_device(tch::Device::Cpu))
+                .map(|(_, t)| t.detach().flatten(0, -1).to_device(g.device()))
                 .collect::<Vec<_>>(),
             0,
         );
@@ -279,7 +279,7 @@ impl Trainer {
         let flat_grads: Vec<Tensor> = grads.iter().map(|g| g.flatten(0, -1)).collect();
         let device = grads.first().map_or(tch::Device::Cpu, |t| t.device());
         let mut flat = Tensor::cat(&flat_grads, 0)
-            .to_device(tch::Device::Cpu)
+            .to_device(g.device())
             .contiguous();
         g.all_reduce_sum(&mut flat)?;
         let flat = (flat / g.world() as f64).to_device(device);
@@ -307,15 +307,15 @@ impl Trainer {
             q += f64::try_from(t.square().sum(tch::Kind::Double))?;
         }
         let mine = [s, q];
-        let mut root = Tensor::from_slice(&mine);
+        let mut root = Tensor::from_slice(&mine).to_device(g.device());
         g.broadcast(&mut root, 0)?;
-        let root: Vec<f64> = Vec::try_from(&root)?;
+        let root: Vec<f64> = Vec::try_from(&root.to_device(tch::Device::Cpu))?;
         // one slot per rank: 1 where that rank's parameters differ
         let mut flags = vec![0.0; g.world()];
         flags[g.rank()] = if root != mine { 1.0 } else { 0.0 };
-        let mut flags = Tensor::from_slice(&flags);
+        let mut flags = Tensor::from_slice(&flags).to_device(g.device());
         g.all_reduce_sum(&mut flags)?;
-        let flags: Vec<f64> = Vec::try_from(&flags)?;
+        let flags: Vec<f64> = Vec::try_from(&flags.to_device(tch::Device::Cpu))?;
         let drifted: Vec<String> = flags
             .iter()
             .enumerate()

@@ -76,9 +76,9 @@ impl Validation<'_> {
         let mut totals: Vec<f64> = Vec::try_from(sum.to_device(Device::Cpu))?;
         totals.push(batches as f64);
         if let Some(g) = self.group {
-            let mut t = Tensor::from_slice(&totals);
+            let mut t = Tensor::from_slice(&totals).to_device(g.device());
             g.all_reduce_sum(&mut t)?;
-            totals = Vec::try_from(&t)?;
+            totals = Vec::try_from(&t.to_device(Device::Cpu))?;
         }
         let batches = totals.pop().unwrap_or(0.0).max(1.0);
         let mse: Vec<f64> = totals.iter().map(|s| s / batches).collect();
