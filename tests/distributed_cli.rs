@@ -325,7 +325,9 @@ fn two_gloo_ranks_follow_one_process_and_failures_are_bounded_errors() {
     std::io::Read::read_to_string(r0.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
-        err.lines().last().unwrap_or_default().starts_with("error:") && err.contains("rank 0 of 2"),
+        err.lines().last().unwrap_or_default().starts_with("error:")
+            && err.contains("rank 0 of 2")
+            && err.contains("rank(s) 1 stopped"),
         "{err}"
     );
     // the last checkpoint is intact: it loads

@@ -136,6 +136,49 @@ char *fastnet_c10d_nccl_new(const char *host, int port, int serve, int listen_fd
 
 void fastnet_c10d_free(void *g) { delete static_cast<Group *>(g); }
 
+// A second client of the rendezvous store (under the same key prefix), for
+// the heartbeat thread: the group's own connection stays the training
+// loop's.
+char *fastnet_c10d_store_connect(const char *host, int port, long timeout_ms,
+                                 void **out) {
+  return guard([&] {
+    c10d::TCPStoreOptions opts;
+    opts.port = static_cast<std::uint16_t>(port);
+    opts.isServer = false;
+    opts.waitWorkers = false;
+    opts.timeout = std::chrono::milliseconds(timeout_ms);
+    c10::intrusive_ptr<c10d::Store> tcp =
+        c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+    *out = new c10::intrusive_ptr<c10d::Store>(
+        c10::make_intrusive<c10d::PrefixStore>("fastnet", tcp));
+  });
+}
+
+void fastnet_c10d_store_free(void *s) {
+  delete static_cast<c10::intrusive_ptr<c10d::Store> *>(s);
+}
+
+char *fastnet_c10d_store_set(void *s, const char *key, long long value) {
+  return guard([&] {
+    auto &store = *static_cast<c10::intrusive_ptr<c10d::Store> *>(s);
+    store->set(std::string(key), std::to_string(value));
+  });
+}
+
+// `*found` = 0 when the key is not there (no wait).
+char *fastnet_c10d_store_get(void *s, const char *key, long long *value,
+                             int *found) {
+  return guard([&] {
+    auto &store = *static_cast<c10::intrusive_ptr<c10d::Store> *>(s);
+    *found = 0;
+    if (store->check({std::string(key)})) {
+      auto bytes = store->get(std::string(key));
+      *value = std::stoll(std::string(bytes.begin(), bytes.end()));
+      *found = 1;
+    }
+  });
+}
+
 // Sums `tensor` over all ranks in place.
 char *fastnet_c10d_allreduce_sum(void *g, void *tensor) {
   return guard([&] {

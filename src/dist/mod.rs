@@ -185,7 +185,88 @@ extern "C" {
     fn fastnet_c10d_allreduce_sum(g: *mut c_void, tensor: *mut c_void) -> *mut c_char;
     fn fastnet_c10d_broadcast(g: *mut c_void, tensor: *mut c_void, root: c_int) -> *mut c_char;
     fn fastnet_c10d_barrier(g: *mut c_void) -> *mut c_char;
+    fn fastnet_c10d_store_connect(
+        host: *const c_char,
+        port: c_int,
+        timeout_ms: c_long,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
+    fn fastnet_c10d_store_free(s: *mut c_void);
+    fn fastnet_c10d_store_set(s: *mut c_void, key: *const c_char, value: i64) -> *mut c_char;
+    fn fastnet_c10d_store_get(
+        s: *mut c_void,
+        key: *const c_char,
+        value: *mut i64,
+        found: *mut c_int,
+    ) -> *mut c_char;
 }
+
+/// A client of the rendezvous store of its own, for heartbeats.
+#[cfg(not(fastnet_no_c10d))]
+struct StoreClient {
+    raw: *mut c_void,
+}
+
+// One thread uses a client at a time.
+#[cfg(not(fastnet_no_c10d))]
+unsafe impl Send for StoreClient {}
+
+#[cfg(not(fastnet_no_c10d))]
+impl StoreClient {
+    fn connect(host: &CStr, port: u16, timeout: Duration) -> Result<StoreClient> {
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: a valid C string and out-pointer.
+        let m = unsafe {
+            fastnet_c10d_store_connect(
+                host.as_ptr(),
+                port as c_int,
+                timeout.as_millis().min(c_long::MAX as u128) as c_long,
+                &mut raw,
+            )
+        };
+        check("store connection", m)?;
+        Ok(StoreClient { raw })
+    }
+
+    fn set(&self, key: &str, value: i64) -> Result<()> {
+        let k = CString::new(key).map_err(|e| FastnetError::State(e.to_string()))?;
+        // SAFETY: a live client and a C string.
+        check("store set", unsafe {
+            fastnet_c10d_store_set(self.raw, k.as_ptr(), value)
+        })
+    }
+
+    fn get(&self, key: &str) -> Result<Option<i64>> {
+        let k = CString::new(key).map_err(|e| FastnetError::State(e.to_string()))?;
+        let (mut value, mut found) = (0i64, 0 as c_int);
+        // SAFETY: a live client, a C string and out-pointers.
+        let m = unsafe { fastnet_c10d_store_get(self.raw, k.as_ptr(), &mut value, &mut found) };
+        check("store get", m)?;
+        Ok((found != 0).then_some(value))
+    }
+}
+
+#[cfg(not(fastnet_no_c10d))]
+impl Drop for StoreClient {
+    fn drop(&mut self) {
+        // SAFETY: created by fastnet_c10d_store_connect, freed once.
+        unsafe { fastnet_c10d_store_free(self.raw) };
+    }
+}
+
+#[cfg(not(fastnet_no_c10d))]
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How often each rank writes `alive/RANK` to the store, and how old a
+/// heartbeat may be before its rank counts as gone.
+#[cfg(not(fastnet_no_c10d))]
+const HEARTBEAT: Duration = Duration::from_millis(500);
+#[cfg(not(fastnet_no_c10d))]
+const GONE_AFTER_MS: i64 = 2_000;
 
 /// A c10d process group (Gloo) of this run's ranks.
 pub struct ProcessGroup {
@@ -195,6 +276,15 @@ pub struct ProcessGroup {
     device: tch::Device,
     #[cfg_attr(fastnet_no_c10d, allow(dead_code))]
     raw: *mut c_void,
+    /// The store's address and whether the launcher hosts it, to find out
+    /// which rank is gone when a collective fails.
+    #[cfg_attr(fastnet_no_c10d, allow(dead_code))]
+    store: (CString, u16, bool),
+    /// This rank's heartbeat thread and its stop flag.
+    heartbeat: Option<(
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
 }
 
 // The group is used from one thread at a time (the training loop); c10d's
@@ -335,16 +425,72 @@ impl ProcessGroup {
             ),
             m,
         )?;
+        // every half second this rank writes the time under alive/RANK
+        let client = StoreClient::connect(&host, launch.master_port, timeout)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, key) = (stop.clone(), format!("alive/{}", launch.rank));
+        let beat = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                if client.set(&key, now_ms()).is_err() {
+                    break;
+                }
+                std::thread::sleep(HEARTBEAT);
+            }
+        });
         Ok(ProcessGroup {
             rank: launch.rank,
             world: launch.world,
             device,
             raw,
+            store: (host, launch.master_port, launch.agent_store),
+            heartbeat: Some((stop, beat)),
         })
     }
 
     pub fn rank(&self) -> usize {
         self.rank
+    }
+
+    /// After a failed collective: which ranks stopped sending heartbeats
+    /// (waits a little more than the heartbeat age limit first).
+    #[cfg(not(fastnet_no_c10d))]
+    fn diagnose(&self) -> String {
+        std::thread::sleep(Duration::from_millis(GONE_AFTER_MS as u64 + 500));
+        let (host, port, agent) = &self.store;
+        let Ok(client) = StoreClient::connect(host, *port, Duration::from_secs(5)) else {
+            return if *agent {
+                "; the launcher's rendezvous store is gone".into()
+            } else {
+                "; rank 0, which hosts the rendezvous store, is gone".into()
+            };
+        };
+        let now = now_ms();
+        let gone: Vec<String> = (0..self.world)
+            .filter(|&r| r != self.rank)
+            .filter(|r| {
+                client
+                    .get(&format!("alive/{r}"))
+                    .ok()
+                    .flatten()
+                    .is_none_or(|t| now - t > GONE_AFTER_MS)
+            })
+            .map(|r| r.to_string())
+            .collect();
+        if gone.is_empty() {
+            "; every rank's heartbeat is recent: a rank hangs, or the network failed".into()
+        } else {
+            format!(
+                "; rank(s) {} stopped (no heartbeat for more than {} s)",
+                gone.join(", "),
+                GONE_AFTER_MS / 1000
+            )
+        }
+    }
+
+    /// `result`, with the ranks that are gone named when it failed.
+    #[cfg(not(fastnet_no_c10d))]
+    fn named(&self, result: Result<()>) -> Result<()> {
+        result.map_err(|e| FastnetError::State(format!("{e}{}", self.diagnose())))
     }
 
     pub fn world(&self) -> usize {
@@ -369,10 +515,10 @@ impl ProcessGroup {
         {
             // SAFETY: a live tensor handle and group.
             let m = unsafe { fastnet_c10d_allreduce_sum(self.raw, t.as_mut_ptr() as *mut c_void) };
-            check(
+            self.named(check(
                 &format!("all-reduce on rank {} of {}", self.rank, self.world),
                 m,
-            )
+            ))
         }
         #[cfg(fastnet_no_c10d)]
         {
@@ -390,10 +536,10 @@ impl ProcessGroup {
             let m = unsafe {
                 fastnet_c10d_broadcast(self.raw, t.as_mut_ptr() as *mut c_void, root as c_int)
             };
-            check(
+            self.named(check(
                 &format!("broadcast on rank {} of {}", self.rank, self.world),
                 m,
-            )
+            ))
         }
         #[cfg(fastnet_no_c10d)]
         {
@@ -408,10 +554,10 @@ impl ProcessGroup {
         {
             // SAFETY: a live group.
             let m = unsafe { fastnet_c10d_barrier(self.raw) };
-            check(
+            self.named(check(
                 &format!("barrier on rank {} of {}", self.rank, self.world),
                 m,
-            )
+            ))
         }
         #[cfg(fastnet_no_c10d)]
         unreachable!("no group can be joined without c10d")
@@ -430,6 +576,10 @@ impl ProcessGroup {
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
+        if let Some((stop, beat)) = self.heartbeat.take() {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = beat.join();
+        }
         #[cfg(not(fastnet_no_c10d))]
         if !self.raw.is_null() {
             // SAFETY: created by fastnet_c10d_gloo_new, freed once.
