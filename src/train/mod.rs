@@ -1,13 +1,14 @@
 //! Training: the `[train]`-file configuration ([`config`]), the sample
 //! sources ([`source`], [`era5`]), one step's rollout with its loss passes
 //! ([`rollout`]), validation ([`validate`]), the optimiser ([`optim`]), the
-//! loop ([`trainer`]) and the run from a config file to a trained
+//! loop ([`trainer`]) with its data-parallel parts (`parallel.rs`) and the run from a config file to a trained
 //! checkpoint ([`run`]). Checkpoint files live in [`crate::checkpoint`],
 //! shared with inference.
 
 pub mod config;
 pub mod era5;
 pub mod optim;
+mod parallel;
 pub mod rollout;
 pub mod run;
 pub mod source;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -183,11 +183,11 @@ impl Plan {
 }
 
 impl Trainer {
-    fn rank(&self) -> usize {
+    pub(super) fn rank(&self) -> usize {
         self.group.as_ref().map_or(0, |g| g.rank())
     }
 
-    fn world(&self) -> usize {
+    pub(super) fn world(&self) -> usize {
         self.group.as_ref().map_or(1, |g| g.world())
     }
 
@@ -225,112 +225,6 @@ impl Trainer {
     /// Samples per step over all ranks.
     fn global_batch(&self) -> u64 {
         (self.section.batch_size * self.world()) as u64
-    }
-
-    /// Rank 0's parameters on every rank (they start equal anyway: the
-    /// same seed; this makes it so whatever the initialisation did).
-    pub fn broadcast_parameters(&mut self) -> Result<()> {
-        let Some(g) = &self.group else {
-            return Ok(());
-        };
-        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let flat = Tensor::cat(
-            &vars
-                .iter()
-                .map(|(_, t)| t.detach().flatten(0, -1).to_device(g.device()))
-                .collect::<Vec<_>>(),
-            0,
-        );
-        let mut flat = flat.contiguous();
-        g.broadcast(&mut flat, 0)?;
-        let mut offset = 0;
-        for (_, t) in &vars {
-            let n = t.numel() as i64;
-            let mut t = t.shallow_clone();
-            let src = flat
-                .narrow(0, offset, n)
-                .view(t.size().as_slice())
-                .to_device(t.device());
-            tch::no_grad(|| t.copy_(&src));
-            offset += n;
-        }
-        Ok(())
-    }
-
-    /// Averages the gradients over the ranks in one flat bucket (copied to
-    /// the CPU for Gloo when they live on a GPU).
-    fn average_gradients(&self) -> Result<()> {
-        let Some(g) = &self.group else {
-            return Ok(());
-        };
-        // the parameters the loss reached (the same on every rank: one
-        // model, one loss)
-        let grads: Vec<Tensor> = self
-            .optimizer
-            .params()
-            .iter()
-            .map(|(_, p)| p.grad())
-            .filter(|g| g.defined())
-            .collect();
-        if grads.is_empty() {
-            return Ok(());
-        }
-        let flat_grads: Vec<Tensor> = grads.iter().map(|g| g.flatten(0, -1)).collect();
-        let device = grads.first().map_or(tch::Device::Cpu, |t| t.device());
-        let mut flat = Tensor::cat(&flat_grads, 0)
-            .to_device(g.device())
-            .contiguous();
-        g.all_reduce_sum(&mut flat)?;
-        let flat = (flat / g.world() as f64).to_device(device);
-        let mut offset = 0;
-        for mut gr in grads {
-            let n = gr.numel() as i64;
-            let avg = flat.narrow(0, offset, n).view(gr.size().as_slice());
-            tch::no_grad(|| gr.copy_(&avg));
-            offset += n;
-        }
-        Ok(())
-    }
-
-    /// Checks that every rank holds the same parameters (a sum and a sum of
-    /// squares of all of them, rank 0's against each rank's own); an error
-    /// names the rank that drifted.
-    fn check_in_sync(&self) -> Result<()> {
-        let Some(g) = &self.group else {
-            return Ok(());
-        };
-        let (mut s, mut q) = (0.0, 0.0);
-        for (_, t) in self.optimizer.params() {
-            let t = t.detach().to_kind(tch::Kind::Double);
-            s += f64::try_from(t.sum(tch::Kind::Double))?;
-            q += f64::try_from(t.square().sum(tch::Kind::Double))?;
-        }
-        let mine = [s, q];
-        let mut root = Tensor::from_slice(&mine).to_device(g.device());
-        g.broadcast(&mut root, 0)?;
-        let root: Vec<f64> = Vec::try_from(&root.to_device(tch::Device::Cpu))?;
-        // one slot per rank: 1 where that rank's parameters differ
-        let mut flags = vec![0.0; g.world()];
-        flags[g.rank()] = if root != mine { 1.0 } else { 0.0 };
-        let mut flags = Tensor::from_slice(&flags).to_device(g.device());
-        g.all_reduce_sum(&mut flags)?;
-        let flags: Vec<f64> = Vec::try_from(&flags.to_device(tch::Device::Cpu))?;
-        let drifted: Vec<String> = flags
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| **f > 0.0)
-            .map(|(r, _)| r.to_string())
-            .collect();
-        if !drifted.is_empty() {
-            return Err(FastnetError::State(format!(
-                "step {}: the parameters of rank(s) {} drifted from rank 0's (checksums differ); training stopped, the last good checkpoint is intact",
-                self.step,
-                drifted.join(", ")
-            ))
-            .into());
-        }
-        Ok(())
     }
 
     fn shapes(&self) -> Shapes {
@@ -576,18 +470,6 @@ impl Trainer {
             self.checkpoint()?;
         }
         Ok(self.checkpointed.as_ref().map(|c| c.1.clone()))
-    }
-}
-
-impl Trainer {
-    /// Whether to stop now: this rank's Ctrl-C flag, agreed over the ranks
-    /// (any rank interrupted stops all at the same step).
-    fn stop_requested(&self) -> Result<bool> {
-        let mine = self.stop.load(Ordering::SeqCst);
-        match &self.group {
-            None => Ok(mine),
-            Some(g) => Ok(g.mean(&[if mine { 1.0 } else { 0.0 }])?[0] > 0.0),
-        }
     }
 }
 
