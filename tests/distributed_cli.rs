@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use fastnet_data::fixture::scratch_dir;
 
 const STEPS: u64 = 20;
-const LOSS: &str = "amse = 0.5\ngrad_x = 0.1\ngrad_y = 0.1\nwind = true";
+const LOSS: &str = "amse = 0.5\namse_running_normaliser = true\namse_running_decay = 0.9\ngrad_x = 0.1\ngrad_y = 0.1\nwind = true";
 
 fn train_section(batch: usize, timeout_s: u64) -> String {
     format!(

@@ -152,7 +152,14 @@ pub struct CombinedLoss {
     mse_weights: Tensor,
     pair_weights: Tensor,
     running: Option<Vec<f64>>,
+    /// Replaces this evaluation's per-channel AMSE by its mean over the
+    /// ranks of a data-parallel run before it updates the running mean, so
+    /// every rank keeps the same normaliser.
+    reducer: Option<Reducer>,
 }
+
+/// See [`CombinedLoss::set_reducer`].
+pub type Reducer = Box<dyn Fn(&mut [f64]) -> std::result::Result<(), String>>;
 
 impl CombinedLoss {
     pub fn new(config: LossConfig, ctx: LossContext) -> Result<Self> {
@@ -216,10 +223,17 @@ impl CombinedLoss {
             mse_weights: to_t(&mse_w),
             pair_weights: to_t(&pair_w),
             running: config.amse_running_normaliser.then(Vec::new),
+            reducer: None,
             gamma,
             config,
             ctx,
         })
+    }
+
+    /// Lets a data-parallel run average each evaluation's per-channel AMSE
+    /// over its ranks before the running normaliser is updated with it.
+    pub fn set_reducer(&mut self, reducer: Reducer) {
+        self.reducer = Some(reducer);
     }
 
     /// The running AMSE normaliser's state — the per-channel running mean
@@ -309,7 +323,14 @@ impl CombinedLoss {
             let beta = match (running, fixed_beta) {
                 (_, Some(beta)) => Some(beta.to_vec()),
                 (Some(running), None) => {
-                    let now = to_vec(&pc);
+                    let mut now = to_vec(&pc);
+                    if let Some(reduce) = &self.reducer {
+                        reduce(&mut now).map_err(|e| LossError::Config {
+                            field: "running AMSE normaliser".into(),
+                            value: e,
+                            expected: "a per-channel mean over the ranks".into(),
+                        })?;
+                    }
                     if running.is_empty() {
                         *running = now;
                     } else {

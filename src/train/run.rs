@@ -115,9 +115,6 @@ pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -
         (Some(l), DeviceSpec::Cuda(_)) => DeviceSpec::Cuda(l.local_rank).resolve()?,
         (_, spec) => spec.resolve()?,
     };
-    if launch.is_some() && cfg.loss.amse_running_normaliser {
-        bail!("loss.amse_running_normaliser = true is not supported with several ranks yet (each rank would keep its own running mean): turn it off or train in one process");
-    }
     let group = match &launch {
         Some(l) => Some(ProcessGroup::join_with(
             l,

@@ -77,7 +77,7 @@ pub struct Trainer {
     /// The data-parallel group, when this is one of several ranks: each
     /// takes its shard of the global batch, gradients are averaged over
     /// the ranks, and rank 0 alone writes metrics and checkpoints.
-    pub group: Option<ProcessGroup>,
+    pub group: Option<Arc<ProcessGroup>>,
 }
 
 /// What a trainer is built from.
@@ -109,6 +109,17 @@ pub fn build(setup: Setup) -> Result<Trainer> {
         device,
         group,
     } = setup;
+    let group = group.map(Arc::new);
+    let mut loss = loss;
+    if let Some(g) = &group {
+        // one running AMSE normaliser for all ranks
+        let g = g.clone();
+        loss.set_reducer(Box::new(move |v| {
+            let mean = g.mean(v).map_err(|e| e.to_string())?;
+            v.copy_from_slice(&mean);
+            Ok(())
+        }));
+    }
     section.validate()?;
     optim.validate()?;
     if section.threads > 0 {
@@ -390,7 +401,7 @@ impl Trainer {
             area_weights: &self.info.area_weights,
             names: &self.info.forecast_names,
             std: &self.info.forecast_std,
-            group: self.group.as_ref(),
+            group: self.group.as_deref(),
         }
         .rmse(&self.model, &**valid, self.vs.device())
     }
