@@ -106,6 +106,18 @@ pub struct Trained {
 /// and a run without it refuses a checkpoint folder that holds an earlier
 /// run's checkpoints. `on_event` sees every step (for a progress bar).
 pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -> Result<Trained> {
+    train_with_source(cfg, resume, on_event, &|s| s)
+}
+
+/// [`train`] with the training source passed through `wrap` first (to
+/// cache it in memory, say: the loader benchmark measures the model's own
+/// rate that way).
+pub fn train_with_source(
+    cfg: &TrainConfig,
+    resume: bool,
+    on_event: &mut dyn FnMut(Event),
+    wrap: &dyn Fn(Arc<dyn SampleSource>) -> Arc<dyn SampleSource>,
+) -> Result<Trained> {
     // one of several ranks (torchrun, SLURM)? LOCAL_RANK picks the GPU
     let launch = Launch::from_env()?;
     let device = match (&launch, cfg.train.device) {
@@ -245,7 +257,7 @@ pub fn train(cfg: &TrainConfig, resume: bool, on_event: &mut dyn FnMut(Event)) -
         model,
         graph: GraphBuffers::from_graph(&p.graph),
         loss,
-        train: train_src.clone(),
+        train: wrap(train_src.clone()),
         valid: valid_src.map(|v| v as Arc<dyn SampleSource>),
         info,
         device,

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 /// One training window in normalised units, for an init time `t` and
 /// rollout length `R` (Δ = 6 h).
+#[derive(Clone, Debug)]
 pub struct Sample {
     /// `[N_grid, C_nf + C_f]` model input at `t` (non-forecast channels
     /// first), row-major.
