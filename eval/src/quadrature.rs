@@ -18,6 +18,8 @@
 
 use std::f64::consts::PI;
 
+use fastnet_mesh::gaussian::gauss_legendre_colatitudes;
+
 /// Quadrature rule, i.e. the kind of latitude grid it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -106,52 +108,18 @@ pub fn fejer1(n: usize) -> Quadrature {
     }
 }
 
-/// Gauss–Legendre rule on `n >= 1` nodes: the roots of `P_n(x)` by Newton's
-/// method from Tricomi's initial guess, weights `2 / ((1 − x²) P_n'(x)²)`.
+/// Gauss–Legendre rule on `n >= 1` nodes (the latitudes of Gaussian grids),
+/// from [`fastnet_mesh::gaussian::gauss_legendre_colatitudes`] — the same
+/// rule the grids' latitudes come from: roots of `P_n(cos θ)` by Newton's
+/// method in θ, weights `2 / ((1 − x²) P_n'(x)²)`.
 pub fn gauss_legendre(n: usize) -> Quadrature {
     assert!(n >= 1, "Gauss–Legendre needs at least 1 node");
-    let mut colatitudes = vec![0.0; n];
-    let mut weights = vec![0.0; n];
-    for i in 0..n.div_ceil(2) {
-        // i-th root from the north (largest x first)
-        let mut x = (PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-        let mut dp = 1.0;
-        for _ in 0..100 {
-            let (p, d) = legendre_and_derivative(n, x);
-            dp = d;
-            let dx = p / d;
-            x -= dx;
-            if dx.abs() < 1e-16 {
-                break;
-            }
-        }
-        let (_, d) = legendre_and_derivative(n, x);
-        dp = if d.is_finite() { d } else { dp };
-        let w = 2.0 / ((1.0 - x * x) * dp * dp);
-        colatitudes[i] = x.acos();
-        colatitudes[n - 1 - i] = PI - x.acos();
-        weights[i] = w;
-        weights[n - 1 - i] = w;
-    }
+    let (colatitudes, weights) = gauss_legendre_colatitudes(n);
     Quadrature {
         kind: Kind::GaussLegendre,
         colatitudes,
         weights,
     }
-}
-
-/// `P_n(x)` and `P_n'(x)` by the three-term recurrence.
-fn legendre_and_derivative(n: usize, x: f64) -> (f64, f64) {
-    let (mut p0, mut p1) = (1.0, x);
-    if n == 0 {
-        return (1.0, 0.0);
-    }
-    for k in 2..=n {
-        let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
-        p0 = p1;
-        p1 = p2;
-    }
-    (p1, n as f64 * (x * p1 - p0) / (x * x - 1.0))
 }
 
 #[cfg(test)]
@@ -205,5 +173,14 @@ mod tests {
         let g = Quadrature::new(Kind::GaussLegendre, 2);
         assert!((g.colatitudes[0].cos() - 1.0 / 3f64.sqrt()).abs() < 1e-15);
         assert!((g.weights[0] - 1.0).abs() < 1e-14);
+        // 192 nodes are the O96 grid's latitudes (one implementation)
+        let g = Quadrature::new(Kind::GaussLegendre, 192);
+        let lat = fastnet_mesh::Grid::octahedral(96)
+            .unwrap()
+            .ring_latitudes_deg()
+            .unwrap();
+        for (t, l) in g.colatitudes.iter().zip(&lat) {
+            assert!((90.0 - t.to_degrees() - l).abs() < 1e-12);
+        }
     }
 }

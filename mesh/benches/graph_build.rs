@@ -1,5 +1,7 @@
-//! Graph build benchmark: wall time, peak memory and counts for the two
-//! reference configurations, next to GraphCast's counts.
+//! Graph build benchmark: wall time, peak memory and counts for the
+//! reference configurations (GraphCast on lat-lon grids, FastNet on lat-lon
+//! and on its own O96 octahedral grid, and O320), next to GraphCast's counts
+//! and the released FastNet-global v1.1 graph buffers.
 //!
 //!     cargo bench -p fastnet-mesh --bench graph_build
 //!
@@ -55,7 +57,21 @@ const PAPER_L6: Peer = Peer {
 /// agree) and no features.
 const SCRIPT: &str = "  graphcast_counts.py (numpy)";
 
-const CASES: [Case; 4] = [
+/// The graph buffers of the released FastNet-global v1.1 (O96, level 5;
+/// MetOffice/fastnet-inference, DESIGN.md §7): `mesh_features` [10242, 2],
+/// `encoder_edge_index.0` [80640, 2], `mesh_edge_index.0` [81900, 2],
+/// `decoder_edge_index.0` [120960, 2].
+const FASTNET_V1_1: Peer = Peer {
+    label: "  FastNet-global v1.1 buffers",
+    counts: Counts {
+        mesh_nodes: Some(10_242),
+        mesh_edges: Some(81_900),
+        grid2mesh: Some(80_640),
+        mesh2grid: Some(120_960),
+    },
+};
+
+const CASES: [Case; 6] = [
     Case {
         name: "GraphCast 0.25° L6 radius/triangle",
         grid: "era5",
@@ -100,6 +116,18 @@ const CASES: [Case; 4] = [
     Case {
         name: "FastNet 0.25° L6 knn 2/3",
         grid: "era5",
+        config: || GraphConfig::fastnet(6),
+        peers: &[],
+    },
+    Case {
+        name: "FastNet O96 L5 knn 2/3",
+        grid: "o96",
+        config: || GraphConfig::fastnet(5),
+        peers: &[FASTNET_V1_1],
+    },
+    Case {
+        name: "FastNet O320 L6 knn 2/3",
+        grid: "o320",
         config: || GraphConfig::fastnet(6),
         peers: &[],
     },

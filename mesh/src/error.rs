@@ -22,6 +22,14 @@ pub enum MeshError {
         reason: String,
     },
 
+    #[error("Gaussian grid {kind}{n}: {reason}")]
+    BadGaussianGrid {
+        /// `O` (octahedral) or `N` (regular).
+        kind: char,
+        n: usize,
+        reason: String,
+    },
+
     #[error("the point list is empty: a point grid needs at least one (lat, lon) point")]
     EmptyPointList,
 

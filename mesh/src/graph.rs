@@ -221,6 +221,65 @@ mod tests {
     }
 
     #[test]
+    fn fastnet_rules_on_o96_give_the_reference_buffer_sizes() {
+        // DESIGN.md §7: FastNet-global v1.1 on O96 with a level-5 mesh has
+        // encoder_edge_index.0 [80640, 2], mesh_edge_index.0 [81900, 2],
+        // decoder_edge_index.0 [120960, 2] and 10,242 mesh nodes.
+        let grid = Grid::from_spec("o96").unwrap();
+        let g = Graph::build(&grid, &GraphConfig::fastnet(5)).unwrap();
+        assert_eq!(g.mesh_nodes(), 10_242);
+        assert_eq!(g.encoder.len(), 80_640);
+        assert_eq!(g.mesh.len(), 81_900);
+        assert_eq!(g.decoder.len(), 120_960);
+        // every grid point sends to 2 mesh nodes and receives from 3
+        let mut out_deg = vec![0; grid.len()];
+        let mut in_deg = vec![0; grid.len()];
+        for &(s, _) in &g.encoder.index {
+            out_deg[s as usize] += 1;
+        }
+        for &(_, r) in &g.decoder.index {
+            in_deg[r as usize] += 1;
+        }
+        assert!(out_deg.iter().all(|&d| d == 2));
+        assert!(in_deg.iter().all(|&d| d == 3));
+    }
+
+    #[test]
+    fn graphcast_rules_work_on_a_gaussian_grid() {
+        // O16: 32 rings of 20..80 points (1,600 points, ~5.6° apart), finer
+        // than the level-2 mesh (~15° edges), so every grid point has a mesh
+        // node within 0.6 edge lengths and lies in exactly one triangle.
+        let grid = Grid::octahedral(16).unwrap();
+        let g = Graph::build(&grid, &GraphConfig::graphcast(2)).unwrap();
+        let mut in_deg = vec![0; grid.len()];
+        for &(_, r) in &g.decoder.index {
+            in_deg[r as usize] += 1;
+        }
+        assert!(in_deg.iter().all(|&d| d == 3));
+        let mut out_deg = vec![0; grid.len()];
+        for &(s, _) in &g.encoder.index {
+            out_deg[s as usize] += 1;
+        }
+        assert!(
+            out_deg.iter().all(|&d| d >= 1),
+            "min {:?}",
+            out_deg.iter().min()
+        );
+        // the three decoder senders of a point are the corners of a
+        // finest-mesh face whose spherical triangle contains it
+        let grid_pos = grid.positions();
+        let mesh = MeshHierarchy::new(2).unwrap();
+        for (p, edges) in g.decoder.index.chunks_exact(3).enumerate() {
+            assert!(edges.iter().all(|&(_, r)| r as usize == p));
+            let corners = [edges[0].0, edges[1].0, edges[2].0];
+            assert!(mesh.finest_faces().contains(&corners));
+            let [a, b, c] = corners.map(|m| mesh.vertices[m as usize]);
+            let w = crate::connectivity::cone_coordinates(a, b, c, grid_pos[p]);
+            assert!(w.iter().all(|&x| x >= -1e-12), "point {p}: {w:?}");
+        }
+    }
+
+    #[test]
     fn invalid_config_is_refused_before_building() {
         let grid = Grid::from_spec("latlon:10").unwrap();
         let mut c = GraphConfig::fastnet(2);

@@ -1,16 +1,26 @@
 //! The grids data live on: regular latitude-longitude grids (with or without the
-//! poles) and arbitrary point lists, with their cell-area weights.
+//! poles), Gaussian grids (octahedral reduced `O<N>` as ECMWF and anemoi use
+//! them, and regular `N<N>`) and arbitrary point lists, with their cell-area
+//! weights.
 //!
 //! Canonical orientation: latitude north to south, longitude eastwards from 0.
-//! Grid points are numbered latitude-major: point `i * nlon + j` is ring `i`,
-//! column `j`.
+//! Grid points are numbered ring by ring from north to south, eastwards from
+//! longitude 0 within a ring: on a lat-lon grid point `i * nlon + j` is ring
+//! `i`, column `j`; on a Gaussian grid point `offsets[i] + k` (see [`Rings`])
+//! is point `k` of ring `i`.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MeshError, Result};
+use crate::gaussian::gauss_legendre_colatitudes;
 use crate::geometry::{lat_lon_to_xyz, wrap_lon, Vec3};
+
+/// Largest `N` accepted for Gaussian grids: O8000 has 256 million points,
+/// far beyond any grid in use (ECMWF's finest operational grid is O1280), and
+/// every point index still fits the graph's 32-bit node numbers.
+pub const MAX_GAUSSIAN_N: usize = 8000;
 
 /// A set of points on the sphere on which fields are given.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +35,13 @@ pub enum Grid {
         nlon: usize,
         poles: bool,
     },
+    /// Gaussian grid, ECMWF/anemoi order: `2n` Gauss–Legendre latitudes
+    /// north to south; ring `i` counted from either pole (`i = 1..=n`) has
+    /// `4i + 16` points when `octahedral` (`O<n>`, e.g. O96: 192 rings,
+    /// 40,320 points) and `4n` points otherwise (`N<n>`). Ring points lie at
+    /// longitudes `360·k/len` (`k = 0..len`), starting at 0. Fields on it are
+    /// 1-D, `[npoints]`.
+    Gaussian { n: usize, octahedral: bool },
     /// An arbitrary list of points; latitudes and longitudes in degrees.
     Points {
         lat_deg: Vec<f64>,
@@ -71,6 +88,30 @@ impl Grid {
             return Err(bad());
         };
         Grid::equiangular(if poles { n_half + 1 } else { n_half }, nlon, poles)
+    }
+
+    /// Octahedral reduced Gaussian grid `O<n>`, `1 <= n <= MAX_GAUSSIAN_N`
+    /// (O96: 192 rings of 20, 24, ..., 400, 400, ..., 20 points, 40,320 in
+    /// all; O320: 421,120).
+    pub fn octahedral(n: usize) -> Result<Grid> {
+        Grid::gaussian(n, true)
+    }
+
+    /// Regular Gaussian grid `N<n>`: `2n` Gaussian latitudes of `4n` points
+    /// each, `1 <= n <= MAX_GAUSSIAN_N` (N48: 96 x 192).
+    pub fn regular_gaussian(n: usize) -> Result<Grid> {
+        Grid::gaussian(n, false)
+    }
+
+    fn gaussian(n: usize, octahedral: bool) -> Result<Grid> {
+        if !(1..=MAX_GAUSSIAN_N).contains(&n) {
+            return Err(MeshError::BadGaussianGrid {
+                kind: if octahedral { 'O' } else { 'N' },
+                n,
+                reason: format!("N must lie in 1..={MAX_GAUSSIAN_N} (2N Gaussian latitudes)"),
+            });
+        }
+        Ok(Grid::Gaussian { n, octahedral })
     }
 
     /// A point grid from (latitude, longitude) pairs in degrees. Latitudes must
@@ -143,14 +184,21 @@ impl Grid {
     ///
     /// * `latlon:0.25` / `latlon:721x1440` — equiangular with poles (ERA5);
     /// * `latlon-nopoles:5.625` / `latlon-nopoles:32x64` — without poles;
+    /// * `o96` / `O96` — octahedral reduced Gaussian `O<N>`, any `N >= 1`;
+    /// * `n48` / `N48` — regular Gaussian `N<N>` (`2N` x `4N`);
     /// * `points:FILE` — a `lat,lon` CSV file;
     /// * aliases `era5` (= `latlon:0.25`), `era5-1deg` (= `latlon:1`) and
     ///   `weatherbench-5.625` (= `latlon-nopoles:5.625`).
+    ///
+    /// [`Grid::spec`] writes the canonical form back.
     pub fn from_spec(spec: &str) -> Result<Grid> {
         let bad = |reason: &str| MeshError::BadGridSpec {
             spec: spec.to_string(),
             reason: reason.to_string(),
         };
+        if let Some(grid) = Grid::gaussian_from_spec(spec) {
+            return grid;
+        }
         let expanded = match spec {
             "era5" => "latlon:0.25",
             "era5-1deg" => "latlon:1",
@@ -158,13 +206,17 @@ impl Grid {
             s => s,
         };
         let (kind, arg) = expanded.split_once(':').ok_or_else(|| {
-            bad("expected latlon:RES, latlon:NLATxNLON, latlon-nopoles:..., points:FILE, era5, era5-1deg or weatherbench-5.625")
+            bad("expected latlon:RES, latlon:NLATxNLON, latlon-nopoles:..., oN (octahedral Gaussian, e.g. o96), nN (regular Gaussian, e.g. n48), points:FILE, era5, era5-1deg or weatherbench-5.625")
         })?;
         let poles = match kind {
             "latlon" => true,
             "latlon-nopoles" => false,
             "points" => return Grid::points_from_csv(Path::new(arg)),
-            _ => return Err(bad("kind must be latlon, latlon-nopoles or points")),
+            _ => {
+                return Err(bad(
+                    "kind must be latlon, latlon-nopoles or points (or oN / nN without a colon for Gaussian grids, e.g. o96)",
+                ))
+            }
         };
         if let Some((a, b)) = arg.split_once(['x', 'X']) {
             let (Ok(nlat), Ok(nlon)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>())
@@ -181,11 +233,121 @@ impl Grid {
         }
     }
 
+    /// `o<N>`/`O<N>`/`n<N>`/`N<N>`: `Some` of the grid (or of the error for
+    /// an `N` out of range); `None` when `spec` is not of that form.
+    fn gaussian_from_spec(spec: &str) -> Option<Result<Grid>> {
+        let mut chars = spec.chars();
+        let octahedral = match chars.next()? {
+            'o' | 'O' => true,
+            'n' | 'N' => false,
+            _ => return None,
+        };
+        let digits = chars.as_str();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n = digits.parse::<usize>().unwrap_or(usize::MAX);
+        Some(
+            Grid::gaussian(n, octahedral).map_err(|e| MeshError::BadGridSpec {
+                spec: spec.to_string(),
+                reason: e.to_string(),
+            }),
+        )
+    }
+
+    /// The canonical command-line form that [`Grid::from_spec`] parses back
+    /// to this grid: `latlon:721x1440`, `latlon-nopoles:32x64`, `O96`,
+    /// `N48`. `None` for point grids (their spec names a file).
+    pub fn spec(&self) -> Option<String> {
+        match self {
+            Grid::Equiangular {
+                nlat,
+                nlon,
+                poles: true,
+            } => Some(format!("latlon:{nlat}x{nlon}")),
+            Grid::Equiangular {
+                nlat,
+                nlon,
+                poles: false,
+            } => Some(format!("latlon-nopoles:{nlat}x{nlon}")),
+            Grid::Gaussian { n, octahedral } => {
+                Some(format!("{}{n}", if *octahedral { 'O' } else { 'N' }))
+            }
+            Grid::Points { .. } => None,
+        }
+    }
+
     /// Number of grid points.
     pub fn len(&self) -> usize {
         match self {
             Grid::Equiangular { nlat, nlon, .. } => nlat * nlon,
+            // 2 Σ_{i=1..n} (4i + 16) = 4n² + 36n; 2n rings of 4n = 8n²
+            Grid::Gaussian {
+                n,
+                octahedral: true,
+            } => 4 * n * n + 36 * n,
+            Grid::Gaussian {
+                n,
+                octahedral: false,
+            } => 8 * n * n,
             Grid::Points { lat_deg, .. } => lat_deg.len(),
+        }
+    }
+
+    /// True for Gaussian grids (`O<N>` and `N<N>`), whose latitudes are
+    /// Gauss–Legendre nodes.
+    pub fn is_gaussian(&self) -> bool {
+        matches!(self, Grid::Gaussian { .. })
+    }
+
+    /// The latitude rings: `Some` for lat-lon grids (every ring `nlon` long)
+    /// and Gaussian grids, `None` for point grids.
+    pub fn rings(&self) -> Option<Rings> {
+        let lat_deg = self.ring_latitudes_deg()?;
+        let lengths: Vec<usize> = match self {
+            Grid::Equiangular { nlat, nlon, .. } => vec![*nlon; *nlat],
+            Grid::Gaussian { n, octahedral } => (0..2 * n)
+                .map(|r| {
+                    if *octahedral {
+                        // ring i = 1..=n counted from the nearer pole
+                        4 * (r.min(2 * n - 1 - r) + 1) + 16
+                    } else {
+                        4 * n
+                    }
+                })
+                .collect(),
+            Grid::Points { .. } => return None,
+        };
+        let mut offsets = Vec::with_capacity(lengths.len() + 1);
+        offsets.push(0);
+        for &len in &lengths {
+            offsets.push(offsets[offsets.len() - 1] + len);
+        }
+        Some(Rings {
+            lat_deg,
+            lengths,
+            offsets,
+        })
+    }
+
+    /// Ring latitudes in degrees, north to south: `[nlat]` for lat-lon grids,
+    /// `[2N]` (the Gauss–Legendre latitudes `asin(x_j)`, exactly symmetric
+    /// about the equator) for Gaussian grids; `None` for point grids.
+    pub fn ring_latitudes_deg(&self) -> Option<Vec<f64>> {
+        match self {
+            Grid::Equiangular { .. } => Some(self.latitudes_deg()),
+            Grid::Gaussian { n, .. } => {
+                let (theta, _) = gauss_legendre_colatitudes(2 * n);
+                let north: Vec<f64> = theta[..*n].iter().map(|t| 90.0 - t.to_degrees()).collect();
+                Some(
+                    north
+                        .iter()
+                        .copied()
+                        .chain(north.iter().rev().map(|&l| -l))
+                        .collect(),
+                )
+            }
+            Grid::Points { .. } => None,
         }
     }
 
@@ -194,15 +356,17 @@ impl Grid {
         self.len() == 0
     }
 
-    /// Field shape: `[nlat, nlon]` or `[n_points]`.
+    /// Field shape: `[nlat, nlon]` for lat-lon grids, `[n_points]` for
+    /// Gaussian and point grids.
     pub fn shape(&self) -> Vec<usize> {
         match self {
             Grid::Equiangular { nlat, nlon, .. } => vec![*nlat, *nlon],
-            Grid::Points { lat_deg, .. } => vec![lat_deg.len()],
+            Grid::Gaussian { .. } | Grid::Points { .. } => vec![self.len()],
         }
     }
 
-    /// Short human description, e.g. `0.25° lat-lon with poles (721 x 1440)`.
+    /// Short human description, e.g. `0.25° lat-lon with poles (721 x 1440)`
+    /// or `octahedral reduced Gaussian O96 (192 rings, 40320 points)`.
     pub fn describe(&self) -> String {
         match self {
             Grid::Equiangular { nlat, nlon, poles } => {
@@ -214,12 +378,21 @@ impl Grid {
                 };
                 format!("{res}° lat-lon {p} ({nlat} x {nlon})")
             }
+            Grid::Gaussian { n, octahedral } => {
+                let kind = if *octahedral {
+                    "octahedral reduced Gaussian O"
+                } else {
+                    "regular Gaussian N"
+                };
+                format!("{kind}{n} ({} rings, {} points)", 2 * n, self.len())
+            }
             Grid::Points { lat_deg, .. } => format!("{} points", lat_deg.len()),
         }
     }
 
-    /// Ring latitudes in degrees, north to south: `[nlat]` (per point for a
-    /// point grid).
+    /// Latitudes in degrees. Lat-lon grids: per ring, north to south,
+    /// `[nlat]`. Gaussian and point grids (1-D): per point, `[npoints]`, in
+    /// point order.
     pub fn latitudes_deg(&self) -> Vec<f64> {
         match self {
             Grid::Equiangular {
@@ -242,25 +415,33 @@ impl Grid {
                 let d = 180.0 / *nlat as f64;
                 (0..*nlat).map(|i| 90.0 - (i as f64 + 0.5) * d).collect()
             }
+            Grid::Gaussian { .. } => self.point_lat_lon().into_iter().map(|p| p.0).collect(),
             Grid::Points { lat_deg, .. } => lat_deg.clone(),
         }
     }
 
-    /// Column longitudes in degrees east in [0, 360): `[nlon]` (per point for
-    /// a point grid).
+    /// Longitudes in degrees east in [0, 360). Lat-lon grids: per column,
+    /// `[nlon]`. Gaussian and point grids (1-D): per point, `[npoints]`.
     pub fn longitudes_deg(&self) -> Vec<f64> {
         match self {
-            Grid::Equiangular { nlon, .. } => (0..*nlon)
-                .map(|j| j as f64 * 360.0 / *nlon as f64)
-                .collect(),
+            Grid::Equiangular { nlon, .. } => ring_longitudes_deg(*nlon).collect(),
+            Grid::Gaussian { .. } => self.point_lat_lon().into_iter().map(|p| p.1).collect(),
             Grid::Points { lon_deg, .. } => lon_deg.clone(),
         }
     }
 
-    /// (latitude, longitude) in degrees of every point, latitude-major:
-    /// `[len]`.
+    /// (latitude, longitude) in degrees of every point, ring by ring north to
+    /// south: `[len]`.
     pub fn point_lat_lon(&self) -> Vec<(f64, f64)> {
         match self {
+            Grid::Gaussian { .. } => {
+                let rings = self.rings().expect("Gaussian grids have rings");
+                let mut out = Vec::with_capacity(self.len());
+                for (&lat, &len) in rings.lat_deg.iter().zip(&rings.lengths) {
+                    out.extend(ring_longitudes_deg(len).map(|lon| (lat, lon)));
+                }
+                out
+            }
             Grid::Equiangular { .. } => {
                 let lons = self.longitudes_deg();
                 self.latitudes_deg()
@@ -276,7 +457,7 @@ impl Grid {
         }
     }
 
-    /// Unit vectors of every point, latitude-major: `[len]`.
+    /// Unit vectors of every point, ring by ring north to south: `[len]`.
     pub fn positions(&self) -> Vec<Vec3> {
         self.point_lat_lon()
             .into_iter()
@@ -289,7 +470,8 @@ impl Grid {
     /// `w_i ∝ sin(φ_{i-½}) − sin(φ_{i+½})` with cell edges half-way between
     /// rings and at ±90° at the ends, so a pole ring of a with-poles grid gets
     /// the polar cap of half a step (DESIGN.md §5; WeatherBench2's
-    /// `get_lat_weights`). `None` for point grids, which have no rings.
+    /// `get_lat_weights`). `None` for Gaussian grids (rings of different
+    /// lengths: use [`Grid::area_weights`]) and for point grids.
     pub fn latitude_weights(&self) -> Option<Vec<f64>> {
         let Grid::Equiangular { .. } = self else {
             return None;
@@ -313,152 +495,70 @@ impl Grid {
         Some(raw.into_iter().map(|w| w / mean).collect())
     }
 
-    /// Area weight of every point, mean 1: `[len]`, latitude-major. Point
-    /// grids carry no cell geometry and get equal weights.
+    /// Area weight of every point, mean 1: `[len]`, in point order.
+    ///
+    /// Lat-lon grids: the ring's [`Grid::latitude_weights`]. Gaussian grids:
+    /// the ring's Gauss–Legendre weight `w_r` (the ring's share of
+    /// `∫ d(sin φ)`) divided by its number of points, normalised to mean 1,
+    /// i.e. `w_r · npoints / (2 · len_r)`. Point grids carry no cell geometry
+    /// and get equal weights.
     pub fn area_weights(&self) -> Vec<f64> {
-        match (self, self.latitude_weights()) {
-            (Grid::Equiangular { nlon, .. }, Some(w)) => w
+        match self {
+            Grid::Equiangular { nlon, .. } => self
+                .latitude_weights()
+                .expect("lat-lon grids have latitude weights")
                 .iter()
                 .flat_map(|&wi| std::iter::repeat_n(wi, *nlon))
                 .collect(),
-            _ => vec![1.0; self.len()],
+            Grid::Gaussian { n, .. } => {
+                let rings = self.rings().expect("Gaussian grids have rings");
+                let (_, w) = gauss_legendre_colatitudes(2 * n);
+                let scale = self.len() as f64 / w.iter().sum::<f64>();
+                w.iter()
+                    .zip(&rings.lengths)
+                    .flat_map(|(&wr, &len)| std::iter::repeat_n(wr * scale / len as f64, len))
+                    .collect()
+            }
+            Grid::Points { .. } => vec![1.0; self.len()],
         }
+    }
+}
+
+/// Longitudes `360·k/len`, `k = 0..len`, of the points of a ring (degrees).
+fn ring_longitudes_deg(len: usize) -> impl Iterator<Item = f64> {
+    (0..len).map(move |k| k as f64 * 360.0 / len as f64)
+}
+
+/// The latitude rings of a lat-lon or Gaussian grid (see [`Grid::rings`]).
+/// Point `k` of ring `r` is grid point `offsets[r] + k`, at longitude
+/// `360·k/lengths[r]` degrees.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rings {
+    /// `[nrings]` ring latitudes in degrees, north to south.
+    pub lat_deg: Vec<f64>,
+    /// `[nrings]` points per ring.
+    pub lengths: Vec<usize>,
+    /// `[nrings + 1]` first point of each ring; `offsets[nrings]` is the
+    /// number of points.
+    pub offsets: Vec<usize>,
+}
+
+impl Rings {
+    /// Number of rings.
+    pub fn len(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Always false for the rings of a grid (every grid has a ring).
+    pub fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
+    }
+
+    /// Number of points over all rings.
+    pub fn npoints(&self) -> usize {
+        self.offsets.last().copied().unwrap_or(0)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn era5_quarter_degree_shape_and_coordinates() {
-        let g = Grid::equiangular_deg(0.25, true).unwrap();
-        assert_eq!(g.shape(), vec![721, 1440]);
-        let lat = g.latitudes_deg();
-        assert_eq!(
-            (lat[0], lat[1], lat[360], lat[720]),
-            (90.0, 89.75, 0.0, -90.0)
-        );
-        let lon = g.longitudes_deg();
-        assert_eq!((lon[0], lon[1], lon[1439]), (0.0, 0.25, 359.75));
-        assert_eq!(Grid::from_spec("era5").unwrap(), g);
-        assert_eq!(Grid::from_spec("latlon:721x1440").unwrap(), g);
-        assert_eq!(
-            Grid::from_spec("era5-1deg").unwrap().shape(),
-            vec![181, 360]
-        );
-    }
-
-    #[test]
-    fn weatherbench_grid_has_no_poles() {
-        let g = Grid::from_spec("weatherbench-5.625").unwrap();
-        assert_eq!(g.shape(), vec![32, 64]);
-        let lat = g.latitudes_deg();
-        assert_eq!(lat[0], 87.1875);
-        assert_eq!(lat[31], -87.1875);
-        assert_eq!(Grid::from_spec("latlon-nopoles:32x64").unwrap(), g);
-    }
-
-    #[test]
-    fn area_weights_are_cell_areas() {
-        // Closed form: with poles, the pole cap of half a step Δ has area
-        // ∝ 1 − cos(Δ/2) and an interior ring ∝ 2 sin(Δ/2) cos φ.
-        for (spec, poles) in [("latlon:2.5", true), ("latlon-nopoles:5.625", false)] {
-            let g = Grid::from_spec(spec).unwrap();
-            let w = g.latitude_weights().unwrap();
-            let lat = g.latitudes_deg();
-            let half = (180.0
-                / if poles {
-                    (lat.len() - 1) as f64
-                } else {
-                    lat.len() as f64
-                }
-                / 2.0)
-                .to_radians();
-            let closed: Vec<f64> = lat
-                .iter()
-                .map(|&p| {
-                    if p.abs() == 90.0 {
-                        1.0 - half.cos()
-                    } else {
-                        2.0 * half.sin() * p.to_radians().cos()
-                    }
-                })
-                .collect();
-            let mean = closed.iter().sum::<f64>() / closed.len() as f64;
-            for (a, b) in w.iter().zip(&closed) {
-                assert!((a - b / mean).abs() < 1e-12, "{spec}: {a} vs {}", b / mean);
-            }
-            let total: f64 = g.area_weights().iter().sum();
-            assert!((total / g.len() as f64 - 1.0).abs() < 1e-12);
-        }
-    }
-
-    #[test]
-    fn resolutions_that_do_not_divide_the_sphere_are_refused() {
-        for r in [0.7, 7.0, 0.0, -1.0, f64::NAN] {
-            assert!(
-                matches!(
-                    Grid::equiangular_deg(r, true),
-                    Err(MeshError::ResolutionDoesNotDivide { .. })
-                ),
-                "{r}"
-            );
-        }
-        let msg = Grid::from_spec("latlon:0.7").unwrap_err().to_string();
-        assert!(msg.contains("0.7") && msg.contains("divide"), "{msg}");
-    }
-
-    #[test]
-    fn bad_point_lists_and_specs_are_refused() {
-        assert!(matches!(Grid::points(&[]), Err(MeshError::EmptyPointList)));
-        assert!(matches!(
-            Grid::points(&[(0.0, 0.0), (91.0, 0.0)]),
-            Err(MeshError::BadPoint { index: 1, .. })
-        ));
-        assert!(matches!(
-            Grid::points(&[(f64::NAN, 0.0)]),
-            Err(MeshError::BadPoint { index: 0, .. })
-        ));
-        assert!(matches!(
-            Grid::equiangular(1, 4, true),
-            Err(MeshError::BadGridShape { .. })
-        ));
-        assert!(matches!(
-            Grid::from_spec("hexagons:3"),
-            Err(MeshError::BadGridSpec { .. })
-        ));
-        assert!(matches!(
-            Grid::from_spec("latlon:12xabc"),
-            Err(MeshError::BadGridSpec { .. })
-        ));
-        let p = Grid::points(&[(10.0, -90.0)]).unwrap();
-        assert_eq!(p.longitudes_deg(), vec![270.0]);
-    }
-
-    #[test]
-    fn points_from_csv_file() {
-        let dir = std::env::temp_dir().join(format!("fastnet-grid-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ok = dir.join("ok.csv");
-        std::fs::write(&ok, "lat,lon\n# stations\n51.5, -0.1\n\n-33.9,151.2\n").unwrap();
-        let g = Grid::from_spec(&format!("points:{}", ok.display())).unwrap();
-        assert_eq!(g.len(), 2);
-        let empty = dir.join("empty.csv");
-        std::fs::write(&empty, "lat,lon\n").unwrap();
-        let msg = Grid::points_from_csv(&empty).unwrap_err().to_string();
-        assert!(
-            msg.contains("empty.csv") && msg.contains("no `lat,lon` points"),
-            "{msg}"
-        );
-        let bad = dir.join("bad.csv");
-        std::fs::write(&bad, "51.5;-0.1\n").unwrap();
-        let msg = Grid::points_from_csv(&bad).unwrap_err().to_string();
-        assert!(msg.contains("line 1"), "{msg}");
-        assert!(matches!(
-            Grid::points_from_csv(&dir.join("missing.csv")),
-            Err(MeshError::Io { .. })
-        ));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

@@ -1,4 +1,4 @@
-//! fastnet-mesh: sphere geometry, latitude-longitude grids, GraphCast's
+//! fastnet-mesh: sphere geometry, latitude-longitude and Gaussian grids, GraphCast's
 //! icosahedral multi-mesh and the grid <-> mesh graphs a FastNet model runs
 //! on, with their node/edge features and a safetensors file format.
 //!
@@ -8,8 +8,10 @@
 pub mod atomic;
 pub mod config;
 pub mod connectivity;
+pub mod display;
 pub mod error;
 pub mod features;
+pub mod gaussian;
 pub mod geometry;
 pub mod graph;
 pub mod grid;
@@ -21,6 +23,6 @@ pub mod stats;
 pub use config::{GraphConfig, GridToMesh, MeshToGrid};
 pub use error::{MeshError, Result};
 pub use graph::{BuildStage, EdgeSet, Graph};
-pub use grid::Grid;
+pub use grid::{Grid, Rings};
 pub use icosahedron::MeshHierarchy;
 pub use stats::GraphStats;

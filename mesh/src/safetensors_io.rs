@@ -7,7 +7,7 @@
 //! | `mesh_features`            | F32   | `[N_mesh, 3]`  |
 //! | `{g}_edge_index.0`         | I64   | `[E_g, 2]` (source, target) |
 //! | `{g}_edge_features.0`      | F32   | `[E_g, 4]`     |
-//! | `grid_latitude`, `grid_longitude` | F64 | `[nlat]`, `[nlon]` (or `[N]` each for point grids), degrees |
+//! | `grid_latitude`, `grid_longitude` | F64 | `[nlat]`, `[nlon]` (or `[N]` each, per point, for Gaussian and point grids), degrees |
 //! | `mesh_latitude`, `mesh_longitude` | F64 | `[N_mesh]`, degrees |
 //!
 //! for `g` in `encoder`, `mesh`, `decoder`. The `__metadata__` header holds
@@ -140,10 +140,21 @@ enum GridMeta {
         nlon: usize,
         poles: bool,
     },
+    /// `n` is the Gaussian N (`2n` rings), not the number of points.
+    Gaussian {
+        n: usize,
+        octahedral: bool,
+    },
     Points {
         n: usize,
     },
 }
+
+/// Largest difference in degrees between a Gaussian grid's stored and
+/// recomputed coordinates that is taken for the same grid: the Gauss–Legendre
+/// latitudes come from `cos`/`sin` of the platform's libm, which may differ
+/// in the last bit between machines.
+const GAUSSIAN_COORD_TOLERANCE_DEG: f64 = 1e-9;
 
 impl Graph {
     fn tensors_and_metadata(&self) -> (Vec<TensorBytes>, BTreeMap<String, String>) {
@@ -180,6 +191,10 @@ impl Graph {
                 nlat: *nlat,
                 nlon: *nlon,
                 poles: *poles,
+            },
+            Grid::Gaussian { n, octahedral } => GridMeta::Gaussian {
+                n: *n,
+                octahedral: *octahedral,
             },
             Grid::Points { lat_deg, .. } => GridMeta::Points { n: lat_deg.len() },
         };
@@ -276,6 +291,31 @@ impl Graph {
                     return Err(bad(
                         "grid_latitude/grid_longitude do not match the grid in the metadata".into(),
                     ));
+                }
+                g
+            }
+            GridMeta::Gaussian { n, octahedral } => {
+                let g = if octahedral {
+                    Grid::octahedral(n)
+                } else {
+                    Grid::regular_gaussian(n)
+                }
+                .map_err(|e| bad(format!("metadata `grid`: {e}")))?;
+                let (lat, lon) = (g.latitudes_deg(), g.longitudes_deg());
+                let close = |a: &[f64], b: &[f64]| {
+                    a.len() == b.len()
+                        && a.iter()
+                            .zip(b)
+                            .all(|(x, y)| (x - y).abs() <= GAUSSIAN_COORD_TOLERANCE_DEG)
+                };
+                if !close(&lat, &glat) || !close(&lon, &glon) {
+                    return Err(bad(format!(
+                        "grid_latitude/grid_longitude ({}/{} points) do not match the {} in the metadata ({} points)",
+                        glat.len(),
+                        glon.len(),
+                        g.describe(),
+                        g.len()
+                    )));
                 }
                 g
             }
@@ -436,6 +476,34 @@ mod tests {
             (v.dtype(), v.shape().to_vec()),
             (Dtype::I64, vec![3 * 16 * 32, 2])
         );
+    }
+
+    #[test]
+    fn gaussian_grid_round_trip() {
+        for grid in [
+            Grid::octahedral(8).unwrap(),
+            Grid::regular_gaussian(4).unwrap(),
+        ] {
+            let g = Graph::build(&grid, &GraphConfig::fastnet(1)).unwrap();
+            let bytes = g.to_bytes();
+            let back = Graph::from_bytes(&bytes, Path::new("mem")).unwrap();
+            assert_eq!(back, g);
+            assert_eq!(back.grid, grid);
+            assert_eq!(back.content_hash(), g.content_hash());
+            // per-point coordinates are stored
+            let st = SafeTensors::deserialize(&bytes).unwrap();
+            let lat = st.tensor("grid_latitude").unwrap();
+            assert_eq!(lat.shape().to_vec(), vec![grid.len()]);
+        }
+        // coordinates that do not belong to the grid in the metadata
+        let g = Graph::build(&Grid::octahedral(4).unwrap(), &GraphConfig::fastnet(0)).unwrap();
+        let (mut t, m) = g.tensors_and_metadata();
+        let lat = t.iter_mut().find(|t| t.name == "grid_latitude").unwrap();
+        lat.data[..8].copy_from_slice(&45.0f64.to_le_bytes());
+        let e = Graph::from_bytes(&to_safetensors_bytes(&t, &m), Path::new("g.st"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("g.st") && e.contains("O4"), "{e}");
     }
 
     #[test]

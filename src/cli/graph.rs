@@ -22,9 +22,11 @@ pub enum GraphCommand {
 
 #[derive(Args)]
 pub struct BuildArgs {
-    /// Grid: era5 (0.25°, 721x1440), era5-1deg (181x360),
-    /// weatherbench-5.625 (32x64, no poles), latlon:RES, latlon:NLATxNLON,
-    /// latlon-nopoles:..., or points:FILE.csv (lat,lon per line).
+    /// Grid: o96 (FastNet's octahedral reduced Gaussian grid, 40,320
+    /// points) or any oN, regular Gaussian nN (2N x 4N), era5 (0.25°,
+    /// 721x1440), era5-1deg (181x360), weatherbench-5.625 (32x64, no poles),
+    /// latlon:RES, latlon:NLATxNLON, latlon-nopoles:..., or points:FILE.csv
+    /// (lat,lon per line).
     #[arg(long)]
     grid: String,
     /// Rule set to start from.
@@ -154,11 +156,20 @@ fn info(args: InfoArgs) -> Result<()> {
     let graph = Graph::load(&args.file)?;
     let s = graph.stats();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut v = serde_json::to_value(&s)?;
+        v["grid_spec"] = graph.grid.spec().into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("file         {}", args.file.display());
-    println!("grid         {} = {} points", s.grid, s.grid_points);
+    println!("grid         {}", s.grid);
+    match graph.grid.spec() {
+        Some(spec) => println!(
+            "grid spec    {spec} (--grid {spec}), {} points",
+            s.grid_points
+        ),
+        None => println!("grid points  {}", s.grid_points),
+    }
     println!(
         "mesh         level {}, {} nodes",
         s.mesh_level, s.mesh_nodes
