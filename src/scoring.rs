@@ -15,8 +15,7 @@ use fastnet_eval::metrics::{
     score_field, score_wind, summarise, summarise_wind, AreaWeights, FieldScores, Summary,
     WindScores, WindSummary,
 };
-use fastnet_eval::Sht;
-use ndarray::{Array2, ArrayView2};
+use fastnet_eval::GridSht;
 use serde::{Deserialize, Serialize};
 
 use crate::forecast::file::ForecastFile;
@@ -118,7 +117,7 @@ pub fn evaluate(
             truth.files.len()
         );
     }
-    let weights = AreaWeights::for_grid(&fc.grid).context("forecast grid has no latitude rings")?;
+    let weights = AreaWeights::for_grid(&fc.grid);
     // a forecast file's channels are all fields (variable, level)
     let channels = fc.channels.forecast();
     for ch in channels {
@@ -142,7 +141,6 @@ pub fn evaluate(
         }
     }
     let n = fc.grid.len();
-    let shape = (fc.grid.shape()[0], fc.grid.shape()[1]);
     let (ni, nl) = (fc.init_times.len(), fc.lead_hours.len());
     let total = channels.len() * ni * nl;
     let mut done = 0;
@@ -174,14 +172,8 @@ pub fn evaluate(
                     Some(c) => c.field(var, level, valid, &mut clim_buf)?,
                     None => false,
                 };
-                let fa = ArrayView2::from_shape(shape, &f)?;
-                let ta = ArrayView2::from_shape(shape, &truth_buf)?;
-                let ca = if have_clim {
-                    Some(ArrayView2::from_shape(shape, &clim_buf)?)
-                } else {
-                    None
-                };
-                let s = score_field(&weights, fa, ta, ca)
+                let ca = have_clim.then_some(clim_buf.as_slice());
+                let s = score_field(&weights, &f, &truth_buf, ca)
                     .with_context(|| format!("{name} at init {i}, lead {} h", fc.lead_hours[l]))?;
                 scores.push(s);
             }
@@ -214,15 +206,7 @@ pub fn evaluate(
                 let (fu, fv) = (fc.read(u, level, i, l)?, fc.read(v, level, i, l)?);
                 truth.read_field(u, level, valid, &mut ub)?;
                 truth.read_field(v, level, valid, &mut vb)?;
-                let view = |x: &[f32]| ArrayView2::from_shape(shape, x).map(|a| a.to_owned());
-                let (fu, fv, tu, tv) = (view(&fu)?, view(&fv)?, view(&ub)?, view(&vb)?);
-                scores.push(score_wind(
-                    &weights,
-                    fu.view(),
-                    fv.view(),
-                    tu.view(),
-                    tv.view(),
-                )?);
+                scores.push(score_wind(&weights, &fu, &fv, &ub, &vb)?);
             }
             if let Some(summary) = summarise_wind(&scores) {
                 wind.push(WindRow {
@@ -244,16 +228,25 @@ pub fn evaluate(
 
 /// Mean power spectra of one channel at one lead time over the init times,
 /// for the forecast and for the truth at the same valid times:
-/// (`[lmax + 1]` forecast, `[lmax + 1]` truth, number of init times).
+/// (`[lmax + 1]` forecast, `[lmax + 1]` truth, number of init times), units
+/// of the field squared. The transform is the grid's ([`GridSht`]: lat-lon
+/// or octahedral / regular Gaussian) truncated at `lmax` (`None`: the grid's
+/// default, e.g. 95 on O96).
 pub fn spectra(
     fc: &ForecastFile,
     truth: &Dataset,
     var: &str,
     level: Option<u32>,
     lead: usize,
+    lmax: Option<usize>,
 ) -> Result<(Vec<f64>, Vec<f64>, usize)> {
-    let sht = Sht::for_grid(&fc.grid, None)?;
-    let shape = (fc.grid.shape()[0], fc.grid.shape()[1]);
+    let sht = GridSht::for_grid(&fc.grid, lmax).with_context(|| {
+        format!(
+            "{}: the spectral transform of its {}",
+            fc.path.display(),
+            fc.grid.describe()
+        )
+    })?;
     let mut pf = vec![0.0; sht.lmax() + 1];
     let mut pt = vec![0.0; sht.lmax() + 1];
     let mut count = 0;
@@ -265,11 +258,9 @@ pub fn spectra(
         }
         let f = fc.read(var, level, i, lead)?;
         truth.read_field(var, level, valid, &mut tb)?;
-        let to64 = |x: &[f32]| {
-            ndarray::Array2::from_shape_vec(shape, x.iter().map(|&v| v as f64).collect())
-        };
-        for (acc, field) in [(&mut pf, to64(&f)?), (&mut pt, to64(&tb)?)] {
-            let p = sht.forward(field.view())?.power_spectrum();
+        let to64 = |x: &[f32]| x.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+        for (acc, field) in [(&mut pf, to64(&f)), (&mut pt, to64(&tb))] {
+            let p = sht.power_spectrum(&field)?;
             for (a, b) in acc.iter_mut().zip(p) {
                 *a += b;
             }
@@ -293,10 +284,11 @@ pub fn spectra(
 /// time, as drawn by `fastnet plot map`.
 #[derive(Clone, Debug)]
 pub struct FieldError {
-    /// `[nlat, nlon]` forecast field, units of the variable.
-    pub forecast: Array2<f64>,
-    /// `[nlat, nlon]` forecast − truth, units of the variable.
-    pub error: Array2<f64>,
+    /// `[npoints]` forecast field in the grid's point order (lat-lon:
+    /// `[nlat * nlon]` latitude-major), units of the variable.
+    pub forecast: Vec<f64>,
+    /// `[npoints]` forecast − truth, units of the variable.
+    pub error: Vec<f64>,
     /// The valid time, init + lead.
     pub valid: Timestamp,
 }
@@ -321,8 +313,7 @@ pub fn field_error(
             fc.lead_hours.len()
         );
     }
-    let shape = (fc.grid.shape()[0], fc.grid.shape()[1]);
-    let f: Vec<f64> = fc
+    let forecast: Vec<f64> = fc
         .read(var, level, init, lead)?
         .into_iter()
         .map(f64::from)
@@ -338,8 +329,11 @@ pub fn field_error(
                 fastnet_data::time::format_time(valid)
             )
         })?;
-    let forecast = Array2::from_shape_vec(shape, f)?;
-    let error = &forecast - &Array2::from_shape_vec(shape, t.into_iter().map(f64::from).collect())?;
+    let error = forecast
+        .iter()
+        .zip(&t)
+        .map(|(f, &t)| f - f64::from(t))
+        .collect();
     Ok(FieldError {
         forecast,
         error,
@@ -362,7 +356,12 @@ pub(crate) mod tests {
     /// exact), inits at 0 and 6 h, leads 6, 12 and 48 h (the last runs past
     /// the truth for the second init).
     pub(crate) fn setup(dir: &std::path::Path) -> (Dataset, ForecastFile) {
-        let grid = Grid::from_spec("latlon:10").unwrap();
+        setup_on(dir, &Grid::from_spec("latlon:10").unwrap())
+    }
+
+    /// [`setup`] on any grid.
+    pub(crate) fn setup_on(dir: &std::path::Path, grid: &Grid) -> (Dataset, ForecastFile) {
+        let grid = grid.clone();
         let times: Vec<Timestamp> = (0..=8).map(|k| T0 + k * 6 * 3600).collect();
         let truth_path = dir.join("truth.nc");
         write_synthetic(
@@ -444,7 +443,7 @@ pub(crate) mod tests {
             .unwrap();
         assert!(w.summary.wind_vector_rmse < 1e-4 && w.summary.direction_error_deg < 1e-2);
         // spectra: the forecast's t2m differs from the truth only by a constant (l = 0)
-        let (pf, pt, n) = spectra(&fc, &truth, "t2m", None, 0).unwrap();
+        let (pf, pt, n) = spectra(&fc, &truth, "t2m", None, 0, None).unwrap();
         assert_eq!(n, 2);
         for l in 1..pf.len() {
             assert!(
@@ -458,9 +457,46 @@ pub(crate) mod tests {
         // the map's error field is the known offset everywhere
         let fe = field_error(&fc, &truth, "t2m", None, 1, 0).unwrap();
         assert_eq!(fe.valid, T0 + 12 * 3600);
-        assert_eq!(fe.error.dim(), (fc.grid.shape()[0], fc.grid.shape()[1]));
+        assert_eq!(fe.error.len(), fc.grid.len());
         assert!(fe.error.iter().all(|e| (e + 2.0).abs() < 1e-3));
         assert!(field_error(&fc, &truth, "t2m", None, 2, 0).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn octahedral_forecast_files_are_scored_with_their_quadrature_weights() {
+        // the same offsets on O8 (544 points on a `values` dimension): the
+        // scores, the spectra from the octahedral transform and the map's
+        // error field see them exactly as on a lat-lon grid
+        let _serial = crate::netcdf_serial();
+        let dir = scratch_dir("scoring-o8");
+        let grid = Grid::octahedral(8).unwrap();
+        let (truth, fc) = setup_on(&dir, &grid);
+        assert_eq!(fc.grid, grid);
+        let ev = evaluate("test", &fc, &truth, None, &mut |_, _| {}).unwrap();
+        let row = |v: &str| {
+            ev.rows
+                .iter()
+                .find(|r| r.variable == v && r.lead_hours == 6)
+                .unwrap()
+        };
+        assert!((row("t850").summary.rmse - 1.0).abs() < 1e-4);
+        assert!((row("t2m").summary.bias + 2.0).abs() < 1e-4);
+        assert!(row("u850").summary.rmse < 1e-4);
+        let (pf, pt, n) = spectra(&fc, &truth, "t2m", None, 0, None).unwrap();
+        assert_eq!((n, pf.len()), (2, 8)); // lmax = N − 1 = 7
+        for l in 1..pf.len() {
+            assert!((pf[l] - pt[l]).abs() <= 1e-6 * pt[l].max(1e-12) + 1e-6);
+        }
+        // a constant −2 K holds 4π · 4 of power at l = 0 (Parseval on the unit sphere)
+        let d0 = (pf[0].sqrt() - pt[0].sqrt()).abs();
+        assert!(
+            (d0 - 2.0 * (4.0 * std::f64::consts::PI).sqrt()).abs() < 1e-3,
+            "{d0}"
+        );
+        let fe = field_error(&fc, &truth, "t2m", None, 0, 1).unwrap();
+        assert_eq!(fe.error.len(), grid.len());
+        assert!(fe.error.iter().all(|e| (e + 2.0).abs() < 1e-3));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

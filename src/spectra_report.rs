@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use fastnet_data::channels::parse_field;
 use fastnet_data::Dataset;
 use fastnet_eval::spectra::{effective_resolution, small_scale_power_ratio, small_scale_start};
+use fastnet_eval::GridSht;
 use serde::{Deserialize, Serialize};
 
 use crate::forecast::file::ForecastFile;
@@ -25,6 +26,10 @@ pub struct SpectrumEntry {
     pub models: Vec<(String, Vec<f64>)>,
     /// model -> effective resolution (km), see fastnet_eval::spectra.
     pub effective_resolution_km: Vec<(String, Option<f64>)>,
+    /// The transform the spectra come from, e.g. `SHT on octahedral reduced
+    /// Gaussian O96 (192 rings, 40320 points), lmax 95`.
+    #[serde(default)]
+    pub transform: String,
     /// model -> forecast power over truth power summed over the upper half
     /// of the wavenumbers (l >= lmax/2, [`small_scale_start`]): 1 keeps the
     /// small scales, < 1 blurs.
@@ -35,7 +40,8 @@ pub struct SpectrumEntry {
 /// The spectra of every channel in `variables` (`z500`, `t2m`, ...) at every
 /// lead in `leads` (hours) for every `(model, file)` in `files`, against
 /// `truth`: one entry per (variable, lead), variables outermost. Spectra are
-/// `[lmax + 1]` power per total wavenumber, units of the field squared.
+/// `[lmax + 1]` power per total wavenumber, units of the field squared, from
+/// the grid's transform truncated at `lmax` (`None`: the grid's default).
 /// Calls `progress` with (done, total) (variable, lead, model) spectra.
 /// Errors on an unknown channel name or a lead time a file lacks.
 pub fn spectra_report(
@@ -43,6 +49,7 @@ pub fn spectra_report(
     truth: &Dataset,
     variables: &[String],
     leads: &[i64],
+    lmax: Option<usize>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<SpectrumEntry>> {
     let total = variables.len() * leads.len() * files.len();
@@ -58,6 +65,7 @@ pub fn spectra_report(
                 truth: vec![],
                 models: vec![],
                 effective_resolution_km: vec![],
+                transform: String::new(),
                 small_scale_power_ratio: vec![],
             };
             for (model, fc) in files {
@@ -72,7 +80,10 @@ pub fn spectra_report(
                             fc.lead_hours
                         )
                     })?;
-                let (pf, pt, _) = spectra(fc, truth, &var, level, l)?;
+                let (pf, pt, _) = spectra(fc, truth, &var, level, l, lmax)?;
+                if entry.transform.is_empty() {
+                    entry.transform = GridSht::for_grid(&fc.grid, lmax)?.describe();
+                }
                 entry.effective_resolution_km.push((
                     model.clone(),
                     effective_resolution(&pf, &pt).map(|e| e.wavelength_km),
@@ -111,7 +122,7 @@ mod tests {
         let files = vec![("m".to_string(), fc)];
         let (vars, leads) = (vec!["t2m".to_string(), "t850".to_string()], vec![12, 6]);
         let mut calls = Vec::new();
-        let out = spectra_report(&files, &truth, &vars, &leads, &mut |d, t| {
+        let out = spectra_report(&files, &truth, &vars, &leads, None, &mut |d, t| {
             calls.push((d, t))
         })
         .unwrap();
@@ -122,7 +133,7 @@ mod tests {
             .collect();
         assert_eq!(keys, [("t2m", 12), ("t2m", 6), ("t850", 12), ("t850", 6)]);
         // t2m at 6 h is lead index 0 of the file
-        let (pf, pt, _) = spectra(&files[0].1, &truth, "t2m", None, 0).unwrap();
+        let (pf, pt, _) = spectra(&files[0].1, &truth, "t2m", None, 0, None).unwrap();
         let e = &out[1];
         let close = |a: &[f64], b: &[f64]| {
             a.len() == b.len()
@@ -132,6 +143,13 @@ mod tests {
         };
         assert!(close(&e.truth, &pt) && close(&e.models[0].1, &pf));
         assert_eq!(out[2].units, "(K)²");
+        assert_eq!(out[0].transform, "Clenshaw–Curtis SHT on 19 x 36, lmax 9");
+        // a lower truncation: the same spectra cut at l = 5
+        let cut =
+            spectra_report(&files, &truth, &vars[..1], &[6], Some(5), &mut |_, _| {}).unwrap();
+        assert_eq!(cut[0].transform, "Clenshaw–Curtis SHT on 19 x 36, lmax 5");
+        assert_eq!(cut[0].truth.len(), 6);
+        assert!(close(&cut[0].truth, &pt[..6]) && close(&cut[0].models[0].1, &pf[..6]));
         // small scales: the upper half of l = 0..=lmax; the t2m forecast
         // differs from the truth only at l = 0
         let upper = |p: &[f64]| p[p.len() / 2..].iter().sum::<f64>();
@@ -140,12 +158,16 @@ mod tests {
         assert!(e.effective_resolution_km[0].1.is_some());
         // an unknown channel and a lead the file lacks are refused
         let bad = |v: &str, l: i64| {
-            spectra_report(&files, &truth, &[v.to_string()], &[l], &mut |_, _| {})
+            spectra_report(&files, &truth, &[v.to_string()], &[l], None, &mut |_, _| {})
                 .unwrap_err()
                 .to_string()
         };
         assert!(bad("t2m500", 6).contains("t2m500"));
         assert!(bad("t2m", 24).contains("no lead time 24 h"));
+        // 36 longitudes carry orders up to 17
+        let e =
+            spectra_report(&files, &truth, &vars[..1], &[6], Some(18), &mut |_, _| {}).unwrap_err();
+        assert!(format!("{e:#}").contains("lmax 18"), "{e:#}");
         drop(files);
         std::fs::remove_dir_all(&dir).unwrap();
     }

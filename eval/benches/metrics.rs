@@ -12,7 +12,7 @@ use ndarray::Array2;
 
 fn main() {
     let grid = Grid::from_spec("era5-1deg").expect("built-in grid");
-    let w = AreaWeights::for_grid(&grid).expect("lat-lon grid");
+    let w = AreaWeights::for_grid(&grid);
     let (nlat, nlon) = (181, 360);
     let truth = Array2::from_shape_fn((nlat, nlon), |(i, j)| {
         280.0 + 20.0 * ((i as f32) / 30.0).cos() + ((j as f32) / 10.0).sin()
@@ -22,7 +22,15 @@ fn main() {
     let n = 1460;
     let t = Instant::now();
     let scores: Vec<_> = (0..n)
-        .map(|_| score_field(&w, fc.view(), truth.view(), Some(clim.view())).expect("shapes"))
+        .map(|_| {
+            score_field(
+                &w,
+                fc.as_slice().expect("standard layout"),
+                truth.as_slice().expect("standard layout"),
+                Some(clim.as_slice().expect("standard layout")),
+            )
+            .expect("shapes")
+        })
         .collect();
     let s = summarise(&scores).expect("non-empty");
     let secs = t.elapsed().as_secs_f64();

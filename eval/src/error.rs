@@ -11,6 +11,9 @@ pub enum EvalError {
         reason: String,
     },
 
+    #[error("spherical-harmonic transform on {grid}: {reason}")]
+    BadGridTransform { grid: String, reason: String },
+
     #[error("{what}: shape {got:?}, expected {expected:?}")]
     ShapeMismatch {
         what: String,

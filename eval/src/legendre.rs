@@ -118,6 +118,40 @@ impl LegendreRecurrence {
     }
 }
 
+/// The Legendre table of a transform: `P̂_l^m(cos θ_j)` for every
+/// `0 <= m <= l <= lmax` and every colatitude `θ_j` (radians) of
+/// `colatitudes`, as `[tri_len(lmax), n]` row-major (row [`tri_index`],
+/// column `j`), `n = colatitudes.len()`. Columns are evaluated in parallel,
+/// a block of colatitudes at a time, and transposed into rows.
+pub fn legendre_table(lmax: usize, colatitudes: &[f64]) -> Vec<f64> {
+    use rayon::prelude::*;
+    let n = colatitudes.len();
+    let rec = LegendreRecurrence::new(lmax);
+    let ntri = tri_len(lmax);
+    let mut table = vec![0.0; ntri * n];
+    if n == 0 {
+        return table;
+    }
+    const BLOCK: usize = 16;
+    for j0 in (0..n).step_by(BLOCK) {
+        let j1 = (j0 + BLOCK).min(n);
+        let cols: Vec<Vec<f64>> = colatitudes[j0..j1]
+            .par_iter()
+            .map(|&theta| {
+                let mut col = vec![0.0; ntri];
+                rec.evaluate(theta, &mut col);
+                col
+            })
+            .collect();
+        table.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            for (jj, col) in cols.iter().enumerate() {
+                row[j0 + jj] = col[i];
+            }
+        });
+    }
+    table
+}
+
 #[inline]
 fn unscale(v: f64, exp: i32) -> f64 {
     let mut r = v;

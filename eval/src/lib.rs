@@ -1,16 +1,21 @@
-//! fastnet-eval: how forecasts are judged. A spherical-harmonic transform
-//! (Clenshaw–Curtis, Fejér and Gauss–Legendre grids), power and zonal
-//! spectra, and WeatherBench2-style metrics.
+//! fastnet-eval: how forecasts are judged. Spherical-harmonic transforms
+//! (Clenshaw–Curtis, Fejér and Gauss–Legendre lat-lon grids; regular and
+//! octahedral reduced Gaussian grids), power and zonal spectra, and
+//! WeatherBench2-style metrics on any grid.
 
 pub mod error;
+pub mod grid_sht;
 pub mod legendre;
 pub mod metrics;
 #[cfg(feature = "plots")]
 pub mod plots;
 pub mod quadrature;
+pub mod reduced_sht;
 pub mod sht;
 pub mod spectra;
 
 pub use error::{EvalError, Result};
+pub use grid_sht::GridSht;
 pub use quadrature::Kind as QuadratureKind;
+pub use reduced_sht::ReducedSht;
 pub use sht::{Coefficients, Sht};

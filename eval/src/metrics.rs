@@ -1,4 +1,5 @@
-//! WeatherBench2 deterministic metrics with latitude area weights: RMSE (both
+//! WeatherBench2 deterministic metrics with cell-area weights on any grid
+//! (lat-lon, Gaussian, point lists): RMSE (both
 //! of WeatherBench2's time-averaging conventions), bias, MAE, uncentred ACC,
 //! and wind-vector scores, accumulated one (init time, lead time) field at a
 //! time so a year of forecasts never has to sit in memory.
@@ -11,80 +12,157 @@
 //! mean of `Σ w f′ t′ / sqrt(Σ w f′² Σ w t′²)` with anomalies against the
 //! climatology at the valid time (uncentred).
 
-use ndarray::ArrayView2;
+use fastnet_mesh::Grid;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
 
-/// Area weights of a `[nlat, nlon]` grid, one per ring.
+/// Area weights of a grid, one per point (any grid kind: lat-lon, Gaussian,
+/// point lists). Fields are flat `[npoints]` slices in the grid's point
+/// order (lat-lon: latitude-major, `[nlat * nlon]`).
 #[derive(Clone, Debug)]
 pub struct AreaWeights {
-    ring: Vec<f64>,
-    nlon: usize,
+    /// `[npoints]`
+    point: Vec<f64>,
+    /// Σ point weights.
+    total: f64,
+    /// The grid's field shape, to report positions (`[nlat, nlon]` or
+    /// `[npoints]`).
+    shape: Vec<usize>,
 }
+
+/// Points per block of the parallel weighted sums (fixed, so results do not
+/// depend on the thread count).
+const BLOCK: usize = 4096;
 
 impl AreaWeights {
-    /// `ring_weights` — `[nlat]` (any positive scale), `nlon` columns.
-    pub fn new(ring_weights: Vec<f64>, nlon: usize) -> Self {
-        AreaWeights {
-            ring: ring_weights,
-            nlon,
-        }
-    }
-
-    /// The cell-area weights of an equiangular grid (None for point lists,
-    /// which have no rings).
-    pub fn for_grid(grid: &fastnet_mesh::Grid) -> Option<Self> {
-        let nlon = *grid.shape().get(1)?;
-        Some(AreaWeights::new(grid.latitude_weights()?, nlon))
-    }
-
-    pub fn shape(&self) -> [usize; 2] {
-        [self.ring.len(), self.nlon]
-    }
-
-    fn check<T>(&self, what: &str, a: &ArrayView2<T>) -> Result<()> {
-        if a.shape() != self.shape() {
+    /// `point_weights` — `[npoints]`, finite, non-negative, not all zero (any
+    /// scale); `shape` — the field shape positions are reported in (its
+    /// product must be `npoints`).
+    pub fn new(point_weights: Vec<f64>, shape: Vec<usize>) -> Result<Self> {
+        if shape.iter().product::<usize>() != point_weights.len() {
             return Err(EvalError::ShapeMismatch {
-                what: what.into(),
-                got: a.shape().to_vec(),
-                expected: self.shape().to_vec(),
+                what: "area weights".into(),
+                got: vec![point_weights.len()],
+                expected: shape,
             });
         }
-        Ok(())
+        if let Some(i) = point_weights
+            .iter()
+            .position(|w| !(w.is_finite() && *w >= 0.0))
+        {
+            return Err(EvalError::Invalid(format!(
+                "area weight {i} is {}; weights must be finite and non-negative",
+                point_weights[i]
+            )));
+        }
+        let total = block_sums(&point_weights, |_, w| w).iter().sum::<f64>();
+        if total <= 0.0 {
+            return Err(EvalError::Invalid("area weights sum to zero".into()));
+        }
+        Ok(AreaWeights {
+            point: point_weights,
+            total,
+            shape,
+        })
     }
 
-    /// Area-weighted mean of `f(point)` over the grid.
-    fn mean(&self, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
-        let (num, den) = (0..self.ring.len())
-            .into_par_iter()
-            .map(|i| {
-                let s: f64 = (0..self.nlon).map(|j| f(i, j)).sum();
-                (self.ring[i] * s, self.ring[i] * self.nlon as f64)
-            })
-            .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-        num / den
+    /// Weights of an `[nlat, nlon]` grid from one weight per ring:
+    /// `ring_weights` — `[nlat]` (finite, non-negative, any scale).
+    pub fn from_rings(ring_weights: &[f64], nlon: usize) -> Result<Self> {
+        let point = ring_weights
+            .iter()
+            .flat_map(|&w| std::iter::repeat_n(w, nlon))
+            .collect();
+        AreaWeights::new(point, vec![ring_weights.len(), nlon])
+    }
+
+    /// The cell-area weights of any grid, [`Grid::area_weights`] (computed
+    /// in f64, mean 1): lat-lon rings, Gaussian quadrature weight over ring
+    /// length, equal weights for point lists.
+    pub fn for_grid(grid: &Grid) -> Self {
+        let point = grid.area_weights();
+        let total = block_sums(&point, |_, w| w).iter().sum::<f64>();
+        AreaWeights {
+            point,
+            total,
+            shape: grid.shape(),
+        }
+    }
+
+    /// Number of points, the length of every field scored with these weights.
+    pub fn len(&self) -> usize {
+        self.point.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.point.is_empty()
+    }
+
+    /// The grid's field shape (`[nlat, nlon]` or `[npoints]`).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// `[npoints]` the weights.
+    pub fn weights(&self) -> &[f64] {
+        &self.point
+    }
+
+    fn check<T: Copy + Into<f64>>(&self, what: &str, a: &[T]) -> Result<()> {
+        if a.len() != self.point.len() {
+            return Err(EvalError::ShapeMismatch {
+                what: format!("{what} ({} values per field)", a.len()),
+                got: vec![a.len()],
+                expected: vec![self.point.len()],
+            });
+        }
+        let mut count = 0;
+        let mut first = None;
+        for (i, &v) in a.iter().enumerate() {
+            if !v.into().is_finite() {
+                count += 1;
+                first.get_or_insert(i);
+            }
+        }
+        match first {
+            None => Ok(()),
+            Some(i) => Err(EvalError::NonFinite {
+                what: what.into(),
+                count,
+                first: self.position(i),
+            }),
+        }
+    }
+
+    /// Point index `i` as a position in the grid's shape.
+    fn position(&self, mut i: usize) -> Vec<usize> {
+        let mut pos = vec![0; self.shape.len()];
+        for (p, &n) in pos.iter_mut().zip(&self.shape).rev() {
+            *p = i % n.max(1);
+            i /= n.max(1);
+        }
+        pos
+    }
+
+    /// Area-weighted mean of `f(point)` over the grid: `Σ w f / Σ w`.
+    fn mean(&self, f: impl Fn(usize) -> f64 + Sync) -> f64 {
+        block_sums(&self.point, |i, w| w * f(i)).iter().sum::<f64>() / self.total
     }
 }
 
-fn check_finite<T: Copy + Into<f64>>(what: &str, a: &ArrayView2<T>) -> Result<()> {
-    let mut count = 0;
-    let mut first = None;
-    for ((i, j), &v) in a.indexed_iter() {
-        if !v.into().is_finite() {
-            count += 1;
-            first.get_or_insert(vec![i, j]);
-        }
-    }
-    match first {
-        None => Ok(()),
-        Some(first) => Err(EvalError::NonFinite {
-            what: what.into(),
-            count,
-            first,
-        }),
-    }
+/// `Σ g(i, w_i)` over each block of [`BLOCK`] points, in order.
+fn block_sums(w: &[f64], g: impl Fn(usize, f64) -> f64 + Sync) -> Vec<f64> {
+    w.par_chunks(BLOCK)
+        .enumerate()
+        .map(|(b, ws)| {
+            ws.iter()
+                .enumerate()
+                .map(|(k, &wi)| g(b * BLOCK + k, wi))
+                .sum()
+        })
+        .collect()
 }
 
 /// Scores of one forecast field against its truth.
@@ -97,33 +175,32 @@ pub struct FieldScores {
     pub acc: Option<f64>,
 }
 
-/// Scores one `[nlat, nlon]` field. Non-finite values are an error naming
-/// their count and first position.
+/// Scores one field: `MSE = Σ w (x̂ − x)² / Σ w`, bias and MAE the weighted
+/// means of `x̂ − x` and `|x̂ − x|`, and with a climatology `c` the uncentred
+/// ACC `Σ w f′ t′ / sqrt(Σ w f′² Σ w t′²)`, `f′ = x̂ − c`, `t′ = x − c`
+/// (WeatherBench2). `forecast`, `truth`, `climatology` — `[npoints]` in the
+/// grid's point order, units of the variable. Non-finite values are an
+/// error naming their count and first position.
 pub fn score_field<T: Copy + Into<f64> + Sync>(
     weights: &AreaWeights,
-    forecast: ArrayView2<T>,
-    truth: ArrayView2<T>,
-    climatology: Option<ArrayView2<T>>,
+    forecast: &[T],
+    truth: &[T],
+    climatology: Option<&[T]>,
 ) -> Result<FieldScores> {
-    weights.check("forecast", &forecast)?;
-    weights.check("truth", &truth)?;
-    check_finite("forecast", &forecast)?;
-    check_finite("truth", &truth)?;
-    let d = |i: usize, j: usize| forecast[[i, j]].into() - truth[[i, j]].into();
-    let mse = weights.mean(|i, j| d(i, j).powi(2));
+    weights.check("forecast", forecast)?;
+    weights.check("truth", truth)?;
+    let d = |i: usize| forecast[i].into() - truth[i].into();
+    let mse = weights.mean(|i| d(i).powi(2));
     let bias = weights.mean(d);
-    let mae = weights.mean(|i, j| d(i, j).abs());
+    let mae = weights.mean(|i| d(i).abs());
     let acc = match climatology {
         None => None,
         Some(c) => {
-            weights.check("climatology", &c)?;
-            check_finite("climatology", &c)?;
-            let fa = |i: usize, j: usize| forecast[[i, j]].into() - c[[i, j]].into();
-            let ta = |i: usize, j: usize| truth[[i, j]].into() - c[[i, j]].into();
-            let num = weights.mean(|i, j| fa(i, j) * ta(i, j));
-            let den = (weights.mean(|i, j| fa(i, j).powi(2))
-                * weights.mean(|i, j| ta(i, j).powi(2)))
-            .sqrt();
+            weights.check("climatology", c)?;
+            let fa = |i: usize| forecast[i].into() - c[i].into();
+            let ta = |i: usize| truth[i].into() - c[i].into();
+            let num = weights.mean(|i| fa(i) * ta(i));
+            let den = (weights.mean(|i| fa(i).powi(2)) * weights.mean(|i| ta(i).powi(2))).sqrt();
             Some(num / den)
         }
     };
@@ -148,37 +225,32 @@ pub struct WindScores {
     pub direction_error_deg: f64,
 }
 
-/// Scores one wind-vector field pair. All four arrays `[nlat, nlon]`.
+/// Scores one wind-vector field pair. All four slices `[npoints]` in the
+/// grid's point order, m s⁻¹.
 pub fn score_wind<T: Copy + Into<f64> + Sync>(
     weights: &AreaWeights,
-    u_forecast: ArrayView2<T>,
-    v_forecast: ArrayView2<T>,
-    u_truth: ArrayView2<T>,
-    v_truth: ArrayView2<T>,
+    u_forecast: &[T],
+    v_forecast: &[T],
+    u_truth: &[T],
+    v_truth: &[T],
 ) -> Result<WindScores> {
-    let check = |name: &str, a: &ArrayView2<T>| -> Result<()> {
-        weights.check(name, a)?;
-        check_finite(name, a)
-    };
-    check("u forecast", &u_forecast)?;
-    check("v forecast", &v_forecast)?;
-    check("u truth", &u_truth)?;
-    check("v truth", &v_truth)?;
-    let get = |a: &ArrayView2<T>, i: usize, j: usize| a[[i, j]].into();
-    let vector_mse = weights.mean(|i, j| {
-        (get(&u_forecast, i, j) - get(&u_truth, i, j)).powi(2)
-            + (get(&v_forecast, i, j) - get(&v_truth, i, j)).powi(2)
+    weights.check("u forecast", u_forecast)?;
+    weights.check("v forecast", v_forecast)?;
+    weights.check("u truth", u_truth)?;
+    weights.check("v truth", v_truth)?;
+    let get = |a: &[T], i: usize| a[i].into();
+    let vector_mse = weights.mean(|i| {
+        (get(u_forecast, i) - get(u_truth, i)).powi(2)
+            + (get(v_forecast, i) - get(v_truth, i)).powi(2)
     });
     let speed = |u: f64, v: f64| u.hypot(v);
-    let ds = |i, j| {
-        speed(get(&u_forecast, i, j), get(&v_forecast, i, j))
-            - speed(get(&u_truth, i, j), get(&v_truth, i, j))
-    };
-    let speed_mse = weights.mean(|i, j| ds(i, j).powi(2));
+    let ds =
+        |i| speed(get(u_forecast, i), get(v_forecast, i)) - speed(get(u_truth, i), get(v_truth, i));
+    let speed_mse = weights.mean(|i| ds(i).powi(2));
     let speed_bias = weights.mean(ds);
-    let dir_err = |i, j| {
-        let a = get(&v_forecast, i, j).atan2(get(&u_forecast, i, j));
-        let b = get(&v_truth, i, j).atan2(get(&u_truth, i, j));
+    let dir_err = |i| {
+        let a = get(v_forecast, i).atan2(get(u_forecast, i));
+        let b = get(v_truth, i).atan2(get(u_truth, i));
         let d = (a - b).to_degrees().rem_euclid(360.0);
         if d > 180.0 {
             360.0 - d
@@ -186,8 +258,8 @@ pub fn score_wind<T: Copy + Into<f64> + Sync>(
             d
         }
     };
-    let st = |i, j| speed(get(&u_truth, i, j), get(&v_truth, i, j));
-    let num = weights.mean(|i, j| st(i, j) * dir_err(i, j));
+    let st = |i| speed(get(u_truth, i), get(v_truth, i));
+    let num = weights.mean(|i| st(i) * dir_err(i));
     let den = weights.mean(st);
     let direction_error_deg = if den > 0.0 { num / den } else { 0.0 };
     Ok(WindScores {
@@ -263,13 +335,17 @@ pub fn summarise_wind(scores: &[WindScores]) -> Option<WindSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fastnet_mesh::Grid;
     use ndarray::Array2;
 
     fn weights() -> (Grid, AreaWeights) {
         let g = Grid::from_spec("latlon:10").unwrap(); // 19 x 36
-        let w = AreaWeights::for_grid(&g).unwrap();
+        let w = AreaWeights::for_grid(&g);
         (g, w)
+    }
+
+    /// The flat `[nlat * nlon]` field of a lat-lon array.
+    fn flat<T>(a: &Array2<T>) -> &[T] {
+        a.as_slice().unwrap()
     }
 
     #[test]
@@ -277,7 +353,7 @@ mod tests {
         let (_, w) = weights();
         let t = Array2::from_shape_fn((19, 36), |(i, j)| (i * 36 + j) as f64);
         let f = &t + 2.0;
-        let s = score_field(&w, f.view(), t.view(), None).unwrap();
+        let s = score_field(&w, flat(&f), flat(&t), None).unwrap();
         assert!(
             (s.mse - 4.0).abs() < 1e-12
                 && (s.bias - 2.0).abs() < 1e-12
@@ -294,9 +370,54 @@ mod tests {
         let t = Array2::<f64>::zeros((19, 36));
         let mut f = t.clone();
         f.row_mut(0).fill(1.0);
-        let s = score_field(&w, f.view(), t.view(), None).unwrap();
+        let s = score_field(&w, flat(&f), flat(&t), None).unwrap();
         let cap = (1.0 - 5f64.to_radians().cos()) / 2.0;
         assert!((s.mse - cap).abs() < 1e-12, "{} vs {cap}", s.mse);
+        // the same weights from one weight per ring
+        let rings = AreaWeights::from_rings(
+            &Grid::from_spec("latlon:10")
+                .unwrap()
+                .latitude_weights()
+                .unwrap(),
+            36,
+        )
+        .unwrap();
+        let r = score_field(&rings, flat(&f), flat(&t), None).unwrap();
+        assert!((r.mse - cap).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gaussian_grids_weigh_each_ring_by_its_quadrature_weight() {
+        // O16: error 1 on the first ring -> MSE = w_0 / Σ w = w_0 / 2 with the
+        // Gauss–Legendre weight of 32 nodes (eval's own rule); and the weighted
+        // mean of sin²φ is ∫ x² dx / 2 = 1/3 exactly (degree 2 <= 63).
+        let g = Grid::octahedral(16).unwrap();
+        let w = AreaWeights::for_grid(&g);
+        assert_eq!((w.len(), w.shape()), (g.len(), &[g.len()][..]));
+        let t = vec![0f32; g.len()];
+        let mut f = t.clone();
+        f[..20].fill(1.0); // ring 0 has 20 points
+        let s = score_field(&w, &f, &t, None).unwrap();
+        let w0 = crate::quadrature::gauss_legendre(32).weights[0];
+        assert!(
+            (s.mse - w0 / 2.0).abs() < 1e-12,
+            "{} vs {}",
+            s.mse,
+            w0 / 2.0
+        );
+        let sin2: Vec<f64> = g
+            .point_lat_lon()
+            .iter()
+            .map(|&(lat, _)| lat.to_radians().sin().powi(2))
+            .collect();
+        let zero = vec![0.0; g.len()];
+        let s = score_field(&w, &sin2, &zero, None).unwrap();
+        assert!((s.bias - 1.0 / 3.0).abs() < 1e-12, "{}", s.bias);
+        // point lists: plain means
+        let pts = Grid::points(&[(0.0, 0.0), (80.0, 10.0), (-30.0, 200.0)]).unwrap();
+        let w = AreaWeights::for_grid(&pts);
+        let s = score_field(&w, &[1.0, 2.0, 6.0], &[0.0; 3], None).unwrap();
+        assert!((s.bias - 3.0).abs() < 1e-12 && (s.mse - 41.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]
@@ -322,24 +443,14 @@ mod tests {
         let truth = &clim + &anom;
         let good = &clim + &(&anom * 0.3);
         let bad = &clim - &anom;
-        assert!(
-            (score_field(&w, good.view(), truth.view(), Some(clim.view()))
+        let acc = |f: &Array2<f64>| {
+            score_field(&w, flat(f), flat(&truth), Some(flat(&clim)))
                 .unwrap()
                 .acc
                 .unwrap()
-                - 1.0)
-                .abs()
-                < 1e-12
-        );
-        assert!(
-            (score_field(&w, bad.view(), truth.view(), Some(clim.view()))
-                .unwrap()
-                .acc
-                .unwrap()
-                + 1.0)
-                .abs()
-                < 1e-12
-        );
+        };
+        assert!((acc(&good) - 1.0).abs() < 1e-12);
+        assert!((acc(&bad) + 1.0).abs() < 1e-12);
     }
 
     #[test]
@@ -347,15 +458,9 @@ mod tests {
         let (_, w) = weights();
         let ut = Array2::from_elem((19, 36), 3.0f64);
         let vt = Array2::from_elem((19, 36), 4.0f64); // speed 5
-                                                      // same direction, double speed
-        let s = score_wind(
-            &w,
-            (&ut * 2.0).view(),
-            (&vt * 2.0).view(),
-            ut.view(),
-            vt.view(),
-        )
-        .unwrap();
+        let (u2, v2) = (&ut * 2.0, &vt * 2.0);
+        // same direction, double speed
+        let s = score_wind(&w, flat(&u2), flat(&v2), flat(&ut), flat(&vt)).unwrap();
         assert!(
             (s.speed_mse - 25.0).abs() < 1e-9
                 && (s.speed_bias - 5.0).abs() < 1e-9
@@ -363,7 +468,8 @@ mod tests {
         );
         assert!((s.vector_mse - 25.0).abs() < 1e-9);
         // same speed, rotated by 90°
-        let s = score_wind(&w, (&vt * -1.0).view(), ut.view(), ut.view(), vt.view()).unwrap();
+        let minus_v = &vt * -1.0;
+        let s = score_wind(&w, flat(&minus_v), flat(&ut), flat(&ut), flat(&vt)).unwrap();
         assert!(s.speed_mse.abs() < 1e-9 && (s.direction_error_deg - 90.0).abs() < 1e-9);
         assert!((s.vector_mse - 50.0).abs() < 1e-9);
         let sum = summarise_wind(&[s, s]).unwrap();
@@ -377,7 +483,7 @@ mod tests {
         let mut f = t.clone();
         f[[3, 4]] = f32::NAN;
         f[[5, 6]] = f32::INFINITY;
-        let e = score_field(&w, f.view(), t.view(), None)
+        let e = score_field(&w, flat(&f), flat(&t), None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -385,9 +491,24 @@ mod tests {
             "{e}"
         );
         let small = Array2::<f32>::zeros((18, 36));
-        let e = score_field(&w, small.view(), t.view(), None)
+        let e = score_field(&w, flat(&small), flat(&t), None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("[18, 36]") && e.contains("[19, 36]"), "{e}");
+        assert!(e.contains("[648]") && e.contains("[684]"), "{e}");
+        // on a 1-D grid the position is the point index
+        let g = Grid::octahedral(4).unwrap();
+        let w = AreaWeights::for_grid(&g);
+        let mut f = vec![0f64; g.len()];
+        f[25] = f64::NAN;
+        let e = score_field(&w, &f, &vec![0.0; g.len()], None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1 non-finite") && e.contains("[25]"), "{e}");
+        let e = AreaWeights::new(vec![1.0, -1.0], vec![2])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("area weight 1 is -1"), "{e}");
+        assert!(AreaWeights::new(vec![1.0; 3], vec![2, 2]).is_err());
+        assert!(AreaWeights::new(vec![0.0; 4], vec![4]).is_err());
     }
 }

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use fastnet_mesh::atomic::{commit, temp_path};
-use ndarray::ArrayView2;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::colors::colormaps::ViridisRGB;
 
 use crate::error::{EvalError, Result};
 use crate::spectra::wavelength_km;
+
+mod maps;
+pub use maps::{display_shape, plot_maps, MapPanel};
 
 const FONT: &str = "sans-serif";
 const PANEL: (u32, u32) = (640, 480);
@@ -315,199 +316,11 @@ fn draw_lead_time<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One map panel: a `[nlat, nlon]` field (latitude north to south,
-/// longitude eastwards from `lon0_deg` with equal spacing).
-#[derive(Clone, Debug)]
-pub struct MapPanel<'a> {
-    pub title: String,
-    pub units: String,
-    pub field: ArrayView2<'a, f64>,
-    /// Diverging colours centred on zero (for errors) instead of viridis.
-    pub diverging: bool,
-}
-
-/// Maps on an equirectangular projection, one panel per field, each with
-/// its colour bar; `lsm` (`[nlat, nlon]`, 0..1) adds the land-sea outline.
-pub fn plot_maps(
-    path: &Path,
-    title: &str,
-    lat_deg: &[f64],
-    lon_deg: &[f64],
-    panels: &[MapPanel],
-    lsm: Option<ArrayView2<f64>>,
-) -> Result<()> {
-    for p in panels {
-        if p.field.dim() != (lat_deg.len(), lon_deg.len()) {
-            return Err(EvalError::ShapeMismatch {
-                what: format!("map `{}`", p.title),
-                got: p.field.shape().to_vec(),
-                expected: vec![lat_deg.len(), lon_deg.len()],
-            });
-        }
-    }
-    let size = (900, 470 * panels.len().max(1) as u32 + 50);
-    render(
-        path,
-        size,
-        &|root| draw_maps(root, title, lat_deg, lon_deg, panels, lsm.as_ref()),
-        &|root| draw_maps(root, title, lat_deg, lon_deg, panels, lsm.as_ref()),
-    )
-}
-
-fn diverging(t: f64) -> RGBColor {
-    // blue (0) – white (0.5) – red (1)
-    let t = t.clamp(0.0, 1.0);
-    let (r, g, b) = if t < 0.5 {
-        let s = t / 0.5;
-        (0.23 + 0.77 * s, 0.30 + 0.70 * s, 0.75 + 0.25 * s)
-    } else {
-        let s = (t - 0.5) / 0.5;
-        (1.0 - 0.30 * s, 1.0 - 0.85 * s, 1.0 - 0.85 * s)
-    };
-    RGBColor((r * 255.0) as u8, (g * 255.0) as u8, (b * 255.0) as u8)
-}
-
-fn draw_maps<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    lat: &[f64],
-    lon: &[f64],
-    panels: &[MapPanel],
-    lsm: Option<&ArrayView2<f64>>,
-) -> Result<()> {
-    root.fill(&WHITE).map_err(plot_err)?;
-    let root = root
-        .titled(title, (FONT, 26).into_font().style(FontStyle::Bold))
-        .map_err(plot_err)?;
-    let (nlat, nlon) = (lat.len(), lon.len());
-    let dlon = if nlon > 1 { lon[1] - lon[0] } else { 360.0 };
-    let dlat = if nlat > 1 {
-        (lat[0] - lat[nlat - 1]) / (nlat - 1) as f64
-    } else {
-        180.0
-    };
-    // at most ~360 x 180 cells drawn
-    let (si, sj) = (nlat.div_ceil(180).max(1), nlon.div_ceil(360).max(1));
-    for (area, panel) in root
-        .split_evenly((panels.len().max(1), 1))
-        .iter()
-        .zip(panels)
-    {
-        let (map_area, bar_area) = area.split_horizontally(area.dim_in_pixel().0 as i32 - 110);
-        let finite = panel.field.iter().copied().filter(|v| v.is_finite());
-        let (mut lo, mut hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-        if !lo.is_finite() {
-            (lo, hi) = (0.0, 1.0);
-        }
-        if panel.diverging {
-            let m = lo.abs().max(hi.abs()).max(1e-300);
-            (lo, hi) = (-m, m);
-        }
-        if hi <= lo {
-            hi = lo + 1.0;
-        }
-        let colour = |v: f64| {
-            let t = (v - lo) / (hi - lo);
-            if panel.diverging {
-                diverging(t)
-            } else {
-                ViridisRGB.get_color(t.clamp(0.0, 1.0))
-            }
-        };
-        let x0 = lon[0] - dlon / 2.0;
-        let mut chart = ChartBuilder::on(&map_area)
-            .caption(&panel.title, (FONT, 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(x0..x0 + 360.0, -90.0..90.0)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("longitude (°E)")
-            .y_desc("latitude (°N)")
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(plot_err)?;
-        let cells = (0..nlat)
-            .step_by(si)
-            .flat_map(|i| (0..nlon).step_by(sj).map(move |j| (i, j)));
-        chart
-            .draw_series(cells.map(|(i, j)| {
-                let (la, lo_) = (lat[i], lon[j]);
-                let top = (la + dlat * si as f64 / 2.0).min(90.0);
-                let bottom = (la - dlat * si as f64 / 2.0).max(-90.0);
-                let left = lo_ - dlon / 2.0;
-                Rectangle::new(
-                    [(left, top), (left + dlon * sj as f64, bottom)],
-                    colour(panel.field[[i, j]]).filled(),
-                )
-            }))
-            .map_err(plot_err)?;
-        if let Some(lsm) = lsm {
-            // staircase outline along cell edges where land (>= 0.5) meets sea
-            let land = |i: usize, j: usize| lsm[[i, j % nlon]] >= 0.5;
-            let mut segs = Vec::new();
-            for (i, &la) in lat.iter().enumerate() {
-                for (j, &lo_) in lon.iter().enumerate() {
-                    if land(i, j) != land(i, j + 1) {
-                        let x = lo_ + dlon / 2.0;
-                        segs.push(vec![(x, la + dlat / 2.0), (x, la - dlat / 2.0)]);
-                    }
-                    if i + 1 < nlat && land(i, j) != land(i + 1, j) {
-                        let y = la - dlat / 2.0;
-                        segs.push(vec![(lo_ - dlon / 2.0, y), (lo_ + dlon / 2.0, y)]);
-                    }
-                }
-            }
-            chart
-                .draw_series(
-                    segs.into_iter()
-                        .map(|s| PathElement::new(s, BLACK.stroke_width(1))),
-                )
-                .map_err(plot_err)?
-                .label("coastline (lsm = 0.5)")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-            legend(&mut chart, SeriesLabelPosition::LowerLeft, 13)?;
-        }
-        // colour bar
-        let mut bar = ChartBuilder::on(&bar_area)
-            .margin_top(40)
-            .margin_bottom(50)
-            .margin_right(5)
-            .y_label_area_size(0)
-            .right_y_label_area_size(70)
-            .build_cartesian_2d(0.0..1.0, lo..hi)
-            .map_err(plot_err)?;
-        bar.configure_mesh()
-            .disable_mesh()
-            .disable_x_axis()
-            .y_desc(panel.units.clone())
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
-            .draw()
-            .map_err(plot_err)?;
-        let steps = 100;
-        bar.draw_series((0..steps).map(|k| {
-            let a = lo + (hi - lo) * k as f64 / steps as f64;
-            let b = lo + (hi - lo) * (k + 1) as f64 / steps as f64;
-            Rectangle::new([(0.0, a), (1.0, b)], colour((a + b) / 2.0).filled())
-        }))
-        .map_err(plot_err)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array2;
 
-    fn tmpdir(name: &str) -> PathBuf {
+    pub(super) fn tmpdir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("fastnet-plots-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
@@ -515,13 +328,13 @@ mod tests {
 
     /// Test output stays in the temp folder when FASTNET_KEEP_TEST_OUTPUT is set
     /// (to look at the pictures).
-    fn cleanup(d: &Path) {
+    pub(super) fn cleanup(d: &Path) {
         if std::env::var_os("FASTNET_KEEP_TEST_OUTPUT").is_none() {
             std::fs::remove_dir_all(d).unwrap();
         }
     }
 
-    fn png_size(path: &Path) -> (u32, u32) {
+    pub(super) fn png_size(path: &Path) -> (u32, u32) {
         let b = std::fs::read(path).unwrap();
         assert_eq!(&b[1..4], b"PNG");
         (
@@ -582,7 +395,7 @@ mod tests {
     }
 
     #[test]
-    fn rmse_and_map_plots_are_written() {
+    fn rmse_plots_are_written() {
         let d = tmpdir("rmse");
         let panel = Panel {
             title: "t850".into(),
@@ -602,44 +415,9 @@ mod tests {
                 },
             ],
         };
-        plot_lead_time(&d.join("rmse.png"), "RMSE", "RMSE", &[panel]).unwrap();
-        let lat: Vec<f64> = (0..19).map(|i| 90.0 - 10.0 * i as f64).collect();
-        let lon: Vec<f64> = (0..36).map(|j| 10.0 * j as f64).collect();
-        let f = Array2::from_shape_fn((19, 36), |(i, j)| {
-            (i as f64 / 3.0).sin() * (j as f64 / 5.0).cos() * 10.0 + 280.0
-        });
-        let e = Array2::from_shape_fn((19, 36), |(i, j)| ((i + j) as f64 / 4.0).sin());
-        let lsm = Array2::from_shape_fn((19, 36), |(i, j)| {
-            if (5..10).contains(&i) && (3..12).contains(&j) {
-                1.0
-            } else {
-                0.0
-            }
-        });
-        let panels = [
-            MapPanel {
-                title: "t2m forecast".into(),
-                units: "K".into(),
-                field: f.view(),
-                diverging: false,
-            },
-            MapPanel {
-                title: "t2m error".into(),
-                units: "K".into(),
-                field: e.view(),
-                diverging: true,
-            },
-        ];
-        let path = d.join("map.png");
-        plot_maps(&path, "t2m at +24 h", &lat, &lon, &panels, Some(lsm.view())).unwrap();
-        assert_eq!(png_size(&path), (900, 2 * 470 + 50));
-        let bad = MapPanel {
-            title: "bad".into(),
-            units: "K".into(),
-            field: lsm.slice(ndarray::s![..3, ..]),
-            diverging: false,
-        };
-        assert!(plot_maps(&path, "x", &lat, &lon, &[bad], None).is_err());
+        let path = d.join("rmse.png");
+        plot_lead_time(&path, "RMSE", "RMSE", &[panel]).unwrap();
+        assert_eq!(png_size(&path), (640, 480 + 50));
         cleanup(&d);
     }
 }

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::error::{EvalError, Result};
-use crate::legendre::LegendreRecurrence;
+use crate::legendre::legendre_table;
 pub use crate::legendre::{tri_index, tri_len};
 use crate::quadrature::{Kind, Quadrature};
 
@@ -134,28 +134,7 @@ impl Sht {
         }
         let quadrature = Quadrature::new(kind, nlat);
         let nh = nlat.div_ceil(2);
-        let rec = LegendreRecurrence::new(lmax);
-        let ntri = tri_len(lmax);
-        let mut table = vec![0.0; ntri * nh];
-        // Evaluate columns in parallel, a block of rings at a time, and
-        // transpose into the row-per-(l, m) layout.
-        const BLOCK: usize = 16;
-        for j0 in (0..nh).step_by(BLOCK) {
-            let j1 = (j0 + BLOCK).min(nh);
-            let cols: Vec<Vec<f64>> = (j0..j1)
-                .into_par_iter()
-                .map(|j| {
-                    let mut col = vec![0.0; ntri];
-                    rec.evaluate(quadrature.colatitudes[j], &mut col);
-                    col
-                })
-                .collect();
-            table.par_chunks_mut(nh).enumerate().for_each(|(i, row)| {
-                for (jj, col) in cols.iter().enumerate() {
-                    row[j0 + jj] = col[i];
-                }
-            });
-        }
+        let table = legendre_table(lmax, &quadrature.colatitudes[..nh]);
         let mut planner = RealFftPlanner::<f64>::new();
         Ok(Sht {
             nlat,
@@ -171,11 +150,20 @@ impl Sht {
 
     /// The shared transform for a grid: Clenshaw–Curtis for equiangular
     /// grids with poles, Fejér for grids without; built on first use and
-    /// cached by (rule, nlat, nlon, lmax).
+    /// cached by (rule, nlat, nlon, lmax). Gaussian grids (whose fields are
+    /// flat `[npoints]`) take [`crate::ReducedSht`]; [`crate::GridSht`]
+    /// dispatches between the two.
     pub fn for_grid(grid: &Grid, lmax: Option<usize>) -> Result<Arc<Sht>> {
         let (kind, nlat, nlon) = match grid {
             Grid::Equiangular { nlat, nlon, poles: true } => (Kind::ClenshawCurtis, *nlat, *nlon),
             Grid::Equiangular { nlat, nlon, poles: false } => (Kind::Fejer1, *nlat, *nlon),
+            Grid::Gaussian { .. } => {
+                return Err(EvalError::Invalid(format!(
+                    "Sht is the transform of latitude-longitude grids; {} needs \
+                     fastnet_eval::ReducedSht (or GridSht, which picks either)",
+                    grid.describe()
+                )))
+            }
             Grid::Points { .. } => {
                 return Err(EvalError::Invalid(
                     "spherical-harmonic transforms need a regular latitude-longitude grid, not a point list".into(),
@@ -415,7 +403,7 @@ impl Sht {
 /// `(Σ a·x, Σ a·y)` with four independent accumulators so the compiler can
 /// vectorise.
 #[inline]
-fn dot2(a: &[f64], x: &[f64], y: &[f64]) -> (f64, f64) {
+pub(crate) fn dot2(a: &[f64], x: &[f64], y: &[f64]) -> (f64, f64) {
     let n = a.len();
     let (mut sx, mut sy) = ([0.0f64; 4], [0.0f64; 4]);
     let chunks = n / 4;

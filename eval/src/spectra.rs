@@ -1,13 +1,19 @@
 //! Spectra of forecast and truth fields: the total-wavenumber power spectrum
 //! (from the spherical-harmonic transform), WeatherBench2's zonal energy
-//! spectrum, and an effective-resolution figure.
+//! spectrum, and an effective-resolution figure. Lat-lon fields come as
+//! `[nlat, nlon]` arrays or flat; fields on any ring grid (lat-lon or
+//! Gaussian, regular or octahedral) as flat `[npoints]` slices, ring by ring.
+
+use std::sync::Arc;
 
 use fastnet_mesh::geometry::EARTH_RADIUS_KM;
+use fastnet_mesh::Rings;
 use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
 use rayon::prelude::*;
-use realfft::RealFftPlanner;
+use realfft::{RealFftPlanner, RealToComplex};
 
 use crate::error::{EvalError, Result};
+use crate::grid_sht::GridSht;
 use crate::sht::Sht;
 
 /// Power per total wavenumber of each field: `[n, lmax + 1]`, units of the
@@ -19,6 +25,27 @@ pub fn power_spectra(sht: &Sht, fields: ArrayView3<f64>) -> Result<Array2<f64>> 
     let mut out = Array2::zeros((coeffs.len(), sht.lmax() + 1));
     for (mut row, c) in out.outer_iter_mut().zip(&coeffs) {
         row.assign(&ndarray::Array1::from(c.power_spectrum()));
+    }
+    Ok(out)
+}
+
+/// Power per total wavenumber of flat fields on any grid with a transform:
+/// `[n, lmax + 1]`, units of the field squared.
+///
+/// * `fields` — `[n, npoints]`: each row one field, `[nlat * nlon]`
+///   latitude-major on lat-lon grids, ring by ring on Gaussian grids.
+pub fn grid_power_spectra(sht: &GridSht, fields: ArrayView2<f64>) -> Result<Array2<f64>> {
+    let rows: Vec<Vec<f64>> = fields
+        .outer_iter()
+        .into_par_iter()
+        .map(|row| match row.as_slice() {
+            Some(f) => sht.power_spectrum(f),
+            None => sht.power_spectrum(&row.to_vec()),
+        })
+        .collect::<Result<_>>()?;
+    let mut out = Array2::zeros((rows.len(), sht.lmax() + 1));
+    for (mut dst, p) in out.outer_iter_mut().zip(rows) {
+        dst.assign(&ndarray::Array1::from(p));
     }
     Ok(out)
 }
@@ -62,24 +89,105 @@ pub fn zonal_energy_spectrum(field: ArrayView2<f64>, lat_deg: &[f64]) -> Result<
         .zip(field.axis_iter(Axis(0)).into_par_iter())
         .zip(lat_deg.par_iter())
         .for_each(|((mut dst, row), &lat)| {
-            let mut input: Vec<f64> = row.to_vec();
-            let mut spec = fft.make_output_vec();
-            fft.process(&mut input, &mut spec).expect("plan sizes");
-            let circumference_m = 2.0
-                * std::f64::consts::PI
-                * EARTH_RADIUS_KM
-                * 1e3
-                * lat.to_radians().cos().max(0.0);
-            for (k, (d, s)) in dst.iter_mut().zip(&spec).enumerate() {
-                let power = s.norm_sqr() / (nlon * nlon) as f64;
-                *d = if k == 0 {
-                    circumference_m * power
-                } else {
-                    2.0 * circumference_m * power
-                };
-            }
+            let s = ring_zonal_spectrum(&fft, row.to_vec(), lat);
+            dst.assign(&ndarray::Array1::from(s));
         });
     Ok(out)
+}
+
+/// The zonal energy spectrum of one ring of `n` values at latitude `lat`
+/// (degrees): `[n/2 + 1]`, as [`zonal_energy_spectrum`] defines it.
+fn ring_zonal_spectrum(
+    fft: &Arc<dyn RealToComplex<f64>>,
+    mut ring: Vec<f64>,
+    lat: f64,
+) -> Vec<f64> {
+    let n = ring.len();
+    let mut spec = fft.make_output_vec();
+    fft.process(&mut ring, &mut spec).expect("plan sizes");
+    let circumference_m =
+        2.0 * std::f64::consts::PI * EARTH_RADIUS_KM * 1e3 * lat.to_radians().cos().max(0.0);
+    spec.iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let power = s.norm_sqr() / (n * n) as f64;
+            if k == 0 {
+                circumference_m * power
+            } else {
+                2.0 * circumference_m * power
+            }
+        })
+        .collect()
+}
+
+/// WeatherBench2's zonal energy spectrum on any ring grid (lat-lon or
+/// Gaussian, where rings differ in length): one row per ring, north to
+/// south, row `j` `[len_j/2 + 1]` (wavenumbers `k = 0..=len_j/2`), from an
+/// rfft of the ring's own length; formula and units (field² · m) as in
+/// [`zonal_energy_spectrum`], which this equals on a lat-lon grid.
+///
+/// * `field` — `[npoints]`, ring by ring (`rings.offsets`).
+pub fn ring_zonal_energy_spectrum(field: &[f64], rings: &Rings) -> Result<Vec<Vec<f64>>> {
+    if field.len() != rings.npoints() || rings.lat_deg.len() != rings.len() {
+        return Err(EvalError::ShapeMismatch {
+            what: "field for the zonal spectrum".into(),
+            got: vec![field.len()],
+            expected: vec![rings.npoints()],
+        });
+    }
+    let mut planner = RealFftPlanner::<f64>::new();
+    // the planner hands rings of equal length the same plan
+    let plans: Vec<Arc<dyn RealToComplex<f64>>> = rings
+        .lengths
+        .iter()
+        .map(|&n| planner.plan_fft_forward(n))
+        .collect();
+    Ok((0..rings.len())
+        .into_par_iter()
+        .map(|j| {
+            let ring = field[rings.offsets[j]..rings.offsets[j + 1]].to_vec();
+            ring_zonal_spectrum(&plans[j], ring, rings.lat_deg[j])
+        })
+        .collect())
+}
+
+/// Mean of a per-ring zonal spectrum ([`ring_zonal_energy_spectrum`]) over
+/// the rings with latitude in `[lat_min, lat_max]`, for the wavenumbers every
+/// ring of the band has: `[min_j len_j/2 + 1]`. Errors when no ring lies in
+/// the band.
+///
+/// * `spectrum` — one row per ring; `lat_deg` — `[nrings]`.
+pub fn ring_zonal_band_mean(
+    spectrum: &[Vec<f64>],
+    lat_deg: &[f64],
+    lat_min: f64,
+    lat_max: f64,
+) -> Result<Vec<f64>> {
+    if spectrum.len() != lat_deg.len() {
+        return Err(EvalError::ShapeMismatch {
+            what: "latitudes for the zonal band mean".into(),
+            got: vec![lat_deg.len()],
+            expected: vec![spectrum.len()],
+        });
+    }
+    let rows: Vec<&Vec<f64>> = spectrum
+        .iter()
+        .zip(lat_deg)
+        .filter(|(_, &lat)| lat >= lat_min && lat <= lat_max)
+        .map(|(row, _)| row)
+        .collect();
+    let Some(nk) = rows.iter().map(|r| r.len()).min() else {
+        return Err(EvalError::Invalid(format!(
+            "no latitude ring lies between {lat_min}° and {lat_max}°"
+        )));
+    };
+    let mut mean = vec![0.0; nk];
+    for row in &rows {
+        for (m, v) in mean.iter_mut().zip(row.iter()) {
+            *m += v / rows.len() as f64;
+        }
+    }
+    Ok(mean)
 }
 
 /// Mean zonal spectrum over the rings with latitude in `[lat_min, lat_max]`:
@@ -199,6 +307,85 @@ mod tests {
         assert!((p[[0, 3]] - 1.0).abs() < 1e-12 && (p[[1, 3]] - 4.0).abs() < 1e-12);
         let m = mean_spectrum(&p);
         assert!((m[3] - 2.5).abs() < 1e-12 && m[2].abs() < 1e-12);
+    }
+
+    #[test]
+    fn zonal_spectra_on_rings_of_different_lengths() {
+        // f = A cos(kλ) + B on every ring of O16 (rings of 20 ... 80 points):
+        // S_0 = C B², S_k = C A²/2, nothing else, on every ring
+        let grid = fastnet_mesh::Grid::octahedral(16).unwrap();
+        let rings = grid.rings().unwrap();
+        let (k, a, b) = (7, 2.0, 0.5);
+        let f: Vec<f64> = grid
+            .point_lat_lon()
+            .iter()
+            .map(|&(_, lon)| a * (k as f64 * lon.to_radians()).cos() + b)
+            .collect();
+        let s = ring_zonal_energy_spectrum(&f, &rings).unwrap();
+        assert_eq!(s.len(), 32);
+        for (j, row) in s.iter().enumerate() {
+            assert_eq!(row.len(), rings.lengths[j] / 2 + 1);
+            let c = 2.0 * std::f64::consts::PI * 6.371e6 * rings.lat_deg[j].to_radians().cos();
+            for (kk, &v) in row.iter().enumerate() {
+                let want = match kk {
+                    0 => c * b * b,
+                    _ if kk == k => c * a * a / 2.0,
+                    _ => 0.0,
+                };
+                assert!(
+                    (v - want).abs() < 1e-9 * c,
+                    "ring {j} k {kk}: {v} vs {want}"
+                );
+            }
+        }
+        // the polar band has the first ring's 20 points: 11 wavenumbers
+        let band = ring_zonal_band_mean(&s, &rings.lat_deg, 60.0, 90.0).unwrap();
+        let in_band: Vec<usize> = (0..32).filter(|&j| rings.lat_deg[j] >= 60.0).collect();
+        assert_eq!(band.len(), 11);
+        let want = in_band.iter().map(|&j| s[j][k]).sum::<f64>() / in_band.len() as f64;
+        assert!((band[k] - want).abs() < 1e-6);
+        assert!(ring_zonal_band_mean(&s, &rings.lat_deg, 89.5, 90.0).is_err());
+        assert!(ring_zonal_energy_spectrum(&f[1..], &rings).is_err());
+        // on a lat-lon grid the ring version is the [nlat, nlon] one
+        let ll = fastnet_mesh::Grid::from_spec("latlon:10").unwrap();
+        let g: Vec<f64> = (0..ll.len()).map(|i| ((i * 7) % 13) as f64).collect();
+        let by_rings = ring_zonal_energy_spectrum(&g, &ll.rings().unwrap()).unwrap();
+        let full = zonal_energy_spectrum(
+            ArrayView2::from_shape((19, 36), &g).unwrap(),
+            &ll.latitudes_deg(),
+        )
+        .unwrap();
+        for (i, row) in by_rings.iter().enumerate() {
+            assert_eq!(row.as_slice(), full.row(i).as_slice().unwrap());
+        }
+    }
+
+    #[test]
+    fn power_spectra_of_flat_fields_on_both_grid_kinds() {
+        let mut c = crate::sht::Coefficients::zeros(5);
+        c.set(3, 2, num_complex::Complex64::new(0.5, 0.5));
+        for grid in ["latlon:10", "o16"] {
+            let grid = fastnet_mesh::Grid::from_spec(grid).unwrap();
+            let sht = GridSht::for_grid(&grid, None).unwrap();
+            let f = sht.inverse(&c);
+            let mut fields = Array2::zeros((2, f.len()));
+            fields.row_mut(0).assign(&ndarray::Array1::from(f.clone()));
+            fields.row_mut(1).assign(&ndarray::Array1::from(
+                f.iter().map(|v| -3.0 * v).collect::<Vec<_>>(),
+            ));
+            let p = grid_power_spectra(&sht, fields.view()).unwrap();
+            assert_eq!(p.dim(), (2, sht.lmax() + 1));
+            // P_3 = 2 |c_32|² = 1, and 9 for the field times −3; a column-major view too
+            assert!((p[[0, 3]] - 1.0).abs() < 1e-12 && (p[[1, 3]] - 9.0).abs() < 1e-11);
+            assert!(p
+                .row(0)
+                .iter()
+                .enumerate()
+                .all(|(l, v)| l == 3 || v.abs() < 1e-12));
+            let t = fields.t().to_owned();
+            let q = grid_power_spectra(&sht, t.t()).unwrap();
+            assert_eq!(p, q);
+        }
     }
 
     #[test]

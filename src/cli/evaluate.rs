@@ -164,6 +164,11 @@ pub struct SpectraArgs {
     /// Lead times in hours.
     #[arg(long, value_delimiter = ',', required = true)]
     leads: Vec<i64>,
+    /// Truncation of the spherical-harmonic transform (default: the grid's,
+    /// e.g. 95 on O96, nlat/2 on lat-lon grids); lower it to compare only
+    /// scales the truth resolves (data regridded from T42: 42).
+    #[arg(long)]
+    lmax: Option<usize>,
     /// Output JSON file.
     #[arg(short, long)]
     output: PathBuf,
@@ -183,6 +188,7 @@ pub fn run_spectra(args: SpectraArgs) -> Result<()> {
         &truth,
         &args.variables,
         &args.leads,
+        args.lmax,
         &mut |done, total| {
             b.set_length(total as u64);
             b.set_position(done as u64);
@@ -194,6 +200,9 @@ pub fn run_spectra(args: SpectraArgs) -> Result<()> {
     }
     write_atomic(&args.output, &serde_json::to_vec_pretty(&out)?)
         .with_context(|| format!("writing {}", args.output.display()))?;
+    if let Some(e) = out.first() {
+        println!("spectra from the {}", e.transform);
+    }
     for e in &out {
         let res: Vec<String> = e
             .effective_resolution_km

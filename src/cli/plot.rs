@@ -8,7 +8,6 @@ use fastnet_data::channels::parse_field;
 use fastnet_data::Dataset;
 use fastnet_eval::metrics::Summary;
 use fastnet_eval::plots::{plot_lead_time, plot_maps, plot_spectra, Line, MapPanel, Panel};
-use ndarray::Array2;
 
 use super::evaluate::model_and_path;
 use crate::forecast::file::ForecastFile;
@@ -206,7 +205,6 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                     fc.init_times.len()
                 );
             }
-            let shape = (fc.grid.shape()[0], fc.grid.shape()[1]);
             let fe = field_error(&fc, &truth, &var, level, a.init, l)?;
             let valid = fe.valid;
             let lsm = match &a.lsm {
@@ -216,10 +214,7 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                     let mut m = vec![0f32; fc.grid.len()];
                     ds.read_field("lsm", None, 0, &mut m)
                         .with_context(|| format!("{}: land-sea mask", p.display()))?;
-                    Some(Array2::from_shape_vec(
-                        shape,
-                        m.into_iter().map(f64::from).collect(),
-                    )?)
+                    Some(m.into_iter().map(f64::from).collect::<Vec<f64>>())
                 }
                 None => None,
             };
@@ -232,13 +227,13 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                 MapPanel {
                     title: format!("{model} {} +{} h", a.variable, a.lead),
                     units: units.clone(),
-                    field: fe.forecast.view(),
+                    field: &fe.forecast,
                     diverging: false,
                 },
                 MapPanel {
                     title: format!("{model} − truth"),
                     units,
-                    field: fe.error.view(),
+                    field: &fe.error,
                     diverging: true,
                 },
             ];
@@ -247,14 +242,7 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                 a.variable,
                 fastnet_data::time::format_time(valid)
             );
-            plot_maps(
-                &a.output,
-                &title,
-                &fc.grid.latitudes_deg(),
-                &fc.grid.longitudes_deg(),
-                &panels,
-                lsm.as_ref().map(|m| m.view()),
-            )?;
+            plot_maps(&a.output, &title, &fc.grid, &panels, lsm.as_deref())?;
         }
     }
     Ok(())
