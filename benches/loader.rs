@@ -43,7 +43,7 @@ impl SampleSource for InMemory {
             _ => self.inner.get(index, rollout),
         }
     }
-    fn grid_shape(&self) -> (usize, usize) {
+    fn grid_shape(&self) -> Vec<usize> {
         self.inner.grid_shape()
     }
     fn channels(&self) -> (usize, usize) {

@@ -5,6 +5,12 @@
 //! checkpoint (its statistics, weights, measured normalisers and running
 //! AMSE normaliser: the terms exactly as training saw them), or set up from
 //! statistics and a config, measuring the normalisers on the truth.
+//!
+//! Any grid the losses support: lat-lon forecasts are scored as
+//! `[n, C, nlat, nlon]`, Gaussian-grid (O96) forecasts — whose fields come
+//! back flat, `[npoints]` ring by ring — as `[n, C, npoints]` with the
+//! reduced transform for AMSE and the ring operators for the gradient
+//! terms. Point grids are refused, naming the grid.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -139,13 +145,19 @@ pub fn loss_report(
             ),
         };
     let norm = forecast_normaliser(&channels, stats, &stats_path)?;
-    let shape = fc.grid.shape();
-    let (nlat, nlon) = (shape[0] as i64, shape[1] as i64);
+    // fields are read flat ([nlat * nlon] or [npoints]) and laid out as the
+    // losses take them: [n, C, nlat, nlon] or [n, C, npoints]
+    let field = fastnet_losses::weights::field_shape(&fc.grid);
     let c = channels.len() as i64;
-    // normalised forecasts and truths per lead: [n, C, nlat, nlon]
+    let layout = |n: i64| -> Vec<i64> {
+        let mut s = vec![n, c];
+        s.extend(&field);
+        s
+    };
+    // normalised forecasts and truths per lead: [n, C, *grid]
     let mut leads = Vec::new();
     let mut inits = BTreeMap::new();
-    let mut field = vec![0f32; fc.grid.len()];
+    let mut truth_field = vec![0f32; fc.grid.len()];
     for (l, &lead) in fc.lead_hours.iter().enumerate() {
         let (mut pred, mut targ) = (Vec::new(), Vec::new());
         let mut n: i64 = 0;
@@ -161,10 +173,19 @@ pub fn loss_report(
             }
             for (k, (v, lev)) in fields.iter().enumerate() {
                 let mut f = fc.read(v, *lev, i, l)?;
+                if f.len() != fc.grid.len() {
+                    bail!(
+                        "{}: {v} holds {} values per field, expected the {} points of {}",
+                        fc.path.display(),
+                        f.len(),
+                        fc.grid.len(),
+                        fc.grid.describe()
+                    );
+                }
                 norm.normalise(&mut f, k..k + 1);
                 pred.extend(f);
-                truth.read_field(v, *lev, valid, &mut field)?;
-                let mut t = field.clone();
+                truth.read_field(v, *lev, valid, &mut truth_field)?;
+                let mut t = truth_field.clone();
                 norm.normalise(&mut t, k..k + 1);
                 targ.extend(t);
             }
@@ -172,8 +193,8 @@ pub fn loss_report(
         }
         inits.insert(lead, n as usize);
         if n > 0 {
-            let p = Tensor::from_slice(&pred).view([n, c, nlat, nlon]);
-            let t = Tensor::from_slice(&targ).view([n, c, nlat, nlon]);
+            let p = Tensor::from_slice(&pred).view(layout(n).as_slice());
+            let t = Tensor::from_slice(&targ).view(layout(n).as_slice());
             leads.push((lead, p, t));
         }
     }

@@ -12,10 +12,9 @@ use std::path::Path;
 
 use fastnet_data::channels::{ChannelSet, WindChannels};
 use fastnet_data::stats::Stats;
-use fastnet_eval::Sht;
 use fastnet_losses::gradient::GradientOperator;
 use fastnet_losses::sht::TorchSht;
-use fastnet_losses::weights::{channel_weights, ChannelSpec};
+use fastnet_losses::weights::{area_weight_values, channel_weights, field_shape, ChannelSpec};
 use fastnet_losses::wind::WindPair;
 use fastnet_losses::{CombinedLoss, LossConfig, LossContext};
 use fastnet_mesh::Grid;
@@ -140,8 +139,10 @@ pub fn forecast_normaliser(
 }
 
 impl LossSetup {
-    /// Measures the normalisers on `targets` `[N, C_f, nlat, nlon]`
-    /// (normalised forecast channels of `set`, CPU).
+    /// Measures the normalisers on `targets` `[N, C_f, *grid]` (normalised
+    /// forecast channels of `set`, CPU): `[N, C_f, nlat, nlon]` on lat-lon
+    /// grids, `[N, C_f, npoints]` on Gaussian grids. Point grids are an
+    /// error naming the grid (they have no rings to differentiate along).
     pub fn measure(
         set: &ChannelSet,
         stats: &Stats,
@@ -151,11 +152,14 @@ impl LossSetup {
     ) -> Result<MeasuredNormalisers> {
         let m = moments(set, stats, stats_path)?;
         let s = targets.size();
-        if s.len() != 4 || s[1] != m.len() as i64 {
+        let field = field_shape(grid);
+        if s.len() != 2 + field.len() || s[1] != m.len() as i64 || s[2..] != field[..] {
+            let mut expected = vec![-1, m.len() as i64];
+            expected.extend(&field);
             return Err(FastnetError::BadShape {
-                what: "targets for the loss normalisers".into(),
+                what: format!("targets for the loss normalisers on {}", grid.describe()),
                 actual: s,
-                expected: vec![-1, m.len() as i64, -1, -1],
+                expected,
             });
         }
         let targets = targets.to_kind(Kind::Float).to_device(Device::Cpu);
@@ -243,20 +247,23 @@ impl LossSetup {
         Tensor::from_slice(v).to_kind(Kind::Float).to_device(device)
     }
 
-    /// Cell-area weights per latitude ring, mean 1.
+    /// Cell-area weights along the grid's first axis, mean 1: `[nlat]` per
+    /// ring on lat-lon grids, `[npoints]` per point on Gaussian grids (the
+    /// ring's Gauss–Legendre weight over its number of points). Point grids
+    /// are an error naming the grid.
     pub fn area_weights(&self) -> Result<Vec<f64>> {
-        self.grid.latitude_weights().ok_or_else(|| {
-            FastnetError::bad_config("grid", self.grid.describe(), "a grid of latitude rings")
-        })
+        Ok(area_weight_values(&self.grid)?)
     }
 
-    /// The spherical-harmonic transform of the AMSE term.
+    /// The field shape after `[batch, C]`: `[nlat, nlon]` or `[npoints]`.
+    pub fn field_shape(&self) -> Vec<i64> {
+        field_shape(&self.grid)
+    }
+
+    /// The spherical-harmonic transform of the AMSE term: the lat-lon
+    /// transform, or the reduced one (per-ring FFTs) on Gaussian grids.
     pub fn sht(&self, device: Device) -> Result<TorchSht> {
-        Ok(TorchSht::new(
-            &*Sht::for_grid(&self.grid, None)?,
-            Kind::Float,
-            device,
-        ))
+        Ok(TorchSht::for_grid(&self.grid, None, Kind::Float, device)?)
     }
 
     /// The derivative operator of the gradient terms with the measured
@@ -274,6 +281,7 @@ impl LossSetup {
     pub fn combined(&self, device: Device) -> Result<CombinedLoss> {
         let c = &self.config;
         let ctx = LossContext {
+            grid_shape: self.field_shape(),
             area_weights: Self::tensor(&self.area_weights()?, device),
             channel_weights: Self::tensor(&self.channel_weights, device),
             sht: if c.amse > 0.0 {

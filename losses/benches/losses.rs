@@ -2,17 +2,17 @@
 //!
 //!     cargo bench -p fastnet-losses --bench losses
 //!
-//! 1° (181 x 360, lmax 90) with 72 channels and 0.25° (721 x 1440, lmax 360)
-//! with 1 channel; batch 1, f32. Median of repeated runs.
+//! 1° (181 x 360, lmax 90) with 72 channels, 0.25° (721 x 1440, lmax 360)
+//! with 1 channel and FastNet's octahedral O96 (40,320 points, lmax 95,
+//! per-ring FFTs) with 72 channels; batch 1, f32. Median of repeated runs.
 
 use std::time::Instant;
 
-use fastnet_eval::Sht;
 use fastnet_losses::amse::{amse_per_channel, Gamma};
 use fastnet_losses::gradient::GradientOperator;
 use fastnet_losses::mse::mse_per_channel;
 use fastnet_losses::sht::TorchSht;
-use fastnet_losses::weights::area_weights;
+use fastnet_losses::weights::{area_weights, field_shape};
 use fastnet_losses::wind::{wind_terms, WindPair};
 use fastnet_mesh::Grid;
 use tch::{Device, Kind, Tensor};
@@ -38,20 +38,19 @@ fn main() {
         "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "grid x channels", "mse", "amse", "grad x+y", "wind", "sht only"
     );
-    for (spec, channels, reps) in [("era5-1deg", 72i64, 5usize), ("era5", 1, 3)] {
+    for (spec, channels, reps) in [("era5-1deg", 72i64, 5usize), ("era5", 1, 3), ("o96", 72, 5)] {
         let grid = Grid::from_spec(spec).expect("built-in grid");
-        let shape = grid.shape();
-        let (nlat, nlon) = (shape[0] as i64, shape[1] as i64);
+        let mut shape = vec![1, channels];
+        shape.extend(field_shape(&grid));
         let opts = (Kind::Float, Device::Cpu);
-        let x = Tensor::randn([1, channels, nlat, nlon], opts);
-        let y = (&x + Tensor::randn([1, channels, nlat, nlon], opts) * 0.1).set_requires_grad(true);
-        let w = area_weights(&grid, Kind::Float, Device::Cpu).expect("lat-lon grid");
-        let sht = Sht::for_grid(&grid, None).expect("lat-lon grid");
+        let x = Tensor::randn(shape.as_slice(), opts);
+        let y = (&x + Tensor::randn(shape.as_slice(), opts) * 0.1).set_requires_grad(true);
+        let w = area_weights(&grid, Kind::Float, Device::Cpu).expect("a ring grid");
         let t0 = Instant::now();
-        let ts = TorchSht::new(&sht, Kind::Float, Device::Cpu);
+        let ts = TorchSht::for_grid(&grid, None, Kind::Float, Device::Cpu).expect("a ring grid");
         let build = t0.elapsed().as_secs_f64();
         let gamma = Tensor::from_slice(&Gamma::Uniform.weights(ts.lmax())).to_kind(Kind::Float);
-        let gop = GradientOperator::new(&grid, Kind::Float, Device::Cpu).expect("lat-lon grid");
+        let gop = GradientOperator::new(&grid, Kind::Float, Device::Cpu).expect("a ring grid");
         let ones = Tensor::ones([channels], opts);
         let pairs = if channels >= 2 {
             vec![WindPair {
@@ -94,7 +93,15 @@ fn main() {
         });
         println!(
             "{:<28} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}   (table build {:.2} s)",
-            format!("{}x{} x {}", nlat, nlon, channels),
+            format!(
+                "{} x {}",
+                field_shape(&grid)
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join("x"),
+                channels
+            ),
             mse,
             amse,
             grad,

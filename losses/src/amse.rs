@@ -16,6 +16,12 @@
 //! `(x̂_00 − x_00)²`. By Parseval, the same sum with `2 G_l` in place of
 //! `2 max(P)` (and `ε = 0`) is `∫ (x̂ − x)² dΩ` on the unit sphere, which
 //! AMSE bounds from above; when the spectra are equal the two coincide.
+//!
+//! Fields are `[batch, C, nlat, nlon]` on lat-lon grids and
+//! `[batch, C, npoints]` on reduced Gaussian grids (O96), whichever the
+//! [`TorchSht`] was built for; on a Gaussian grid the Parseval form equals
+//! the grid's Gauss–Legendre quadrature of `(x̂ − x)²` for fields
+//! band-limited to the transform's `lmax`.
 
 use tch::{Kind, Tensor};
 
@@ -58,15 +64,35 @@ fn safe_sqrt(p: &Tensor) -> Tensor {
     p.clamp_min(1e-30).sqrt()
 }
 
-/// Computes the AMSE terms for `pred`, `target` `[batch, C, nlat, nlon]`.
+/// Computes the AMSE terms for `pred`, `target`: `[batch, C, nlat, nlon]`
+/// on a lat-lon grid, `[batch, C, npoints]` on a reduced Gaussian grid.
+/// Both go through one transform (stacked along the batch), so the
+/// per-ring FFTs of a reduced grid run once.
 pub fn spectral_terms(
     sht: &TorchSht,
     pred: &Tensor,
     target: &Tensor,
     epsilon: f64,
 ) -> Result<SpectralTerms> {
-    let cp = sht.forward(pred)?;
-    let ct = sht.forward(target)?;
+    crate::error::check_field("target", target, None, &sht.field_shape())?;
+    if pred.size() != target.size() {
+        return Err(crate::error::LossError::Shape {
+            what: "prediction".into(),
+            got: pred.size(),
+            expected: format!("{:?} (the shape of the target)", target.size()),
+        });
+    }
+    let b = pred.size()[0];
+    let both = sht.forward(&Tensor::cat(&[pred, target], 0))?;
+    let part = |t: &Tensor, start: i64| t.narrow(0, start, b);
+    let cp = SphericalCoefficients {
+        re: part(&both.re, 0),
+        im: part(&both.im, 0),
+    };
+    let ct = SphericalCoefficients {
+        re: part(&both.re, b),
+        im: part(&both.im, b),
+    };
     Ok(terms_from_coefficients(sht, &cp, &ct, epsilon))
 }
 
@@ -105,8 +131,10 @@ fn terms_from_coefficients(
     }
 }
 
-/// Per-channel AMSE `[C]`: `Σ_l γ_l term_l`, averaged over the batch.
-/// `gamma` is `[L]` ([`Gamma::weights`]) on the same device and kind.
+/// Per-channel AMSE `[C]`: `Σ_l γ_l term_l`, averaged over the batch, of
+/// `pred`, `target` `[batch, C, *grid]` (the grid of `sht`: `[nlat, nlon]`
+/// or `[npoints]`). `gamma` is `[L]` ([`Gamma::weights`]) on the same
+/// device and kind.
 pub fn amse_per_channel(
     sht: &TorchSht,
     pred: &Tensor,
@@ -123,90 +151,169 @@ pub fn amse_per_channel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fastnet_eval::{QuadratureKind, Sht};
+    use std::sync::Arc;
+
+    use fastnet_eval::{Coefficients, GridSht, QuadratureKind, Sht};
+    use fastnet_mesh::Grid;
+    use num_complex::Complex64;
     use tch::Device;
 
     const OPTS: (Kind, Device) = (Kind::Double, Device::Cpu);
 
-    fn setup() -> (Sht, TorchSht) {
-        let sht = Sht::new(QuadratureKind::ClenshawCurtis, 17, 32, None).unwrap();
-        let ts = TorchSht::new(&sht, Kind::Double, Device::Cpu);
-        (sht, ts)
+    /// A grid and its two transforms: the eval crate's (f64, the
+    /// reference) and the differentiable one.
+    struct Case {
+        name: &'static str,
+        eval: GridSht,
+        ts: TorchSht,
+        shape: Vec<i64>,
     }
 
-    /// A band-limited random field (exact under the transform) `[1, 1, 17, 32]`.
-    fn band_limited(sht: &Sht, seed: i64, damp: f64) -> Tensor {
-        tch::manual_seed(seed);
-        let lmax = sht.lmax();
-        let mut c = fastnet_eval::Coefficients::zeros(lmax);
-        let r: Vec<f64> =
-            Vec::try_from(Tensor::randn([(2 * (lmax + 1) * (lmax + 1)) as i64], OPTS)).unwrap();
-        for m in 0..=lmax {
-            for l in m..=lmax {
-                let k = 2 * (l * (lmax + 1) + m);
-                let a = (-(damp * l as f64).powi(2)).exp() / (1.0 + l as f64);
-                c.set(
-                    l,
-                    m,
-                    num_complex::Complex64::new(a * r[k], if m == 0 { 0.0 } else { a * r[k + 1] }),
-                );
+    /// A 17 x 32 Clenshaw–Curtis lat-lon grid (lmax 8) and the octahedral
+    /// O16 grid (lmax 15): every property below holds on both.
+    fn cases() -> Vec<Case> {
+        let ll = Arc::new(Sht::new(QuadratureKind::ClenshawCurtis, 17, 32, None).unwrap());
+        let o16 = Grid::octahedral(16).unwrap();
+        vec![
+            Case {
+                name: "lat-lon 17x32",
+                ts: TorchSht::new(&ll, Kind::Double, Device::Cpu),
+                eval: GridSht::LatLon(ll),
+                shape: vec![17, 32],
+            },
+            Case {
+                name: "O16",
+                ts: TorchSht::for_grid(&o16, None, Kind::Double, Device::Cpu).unwrap(),
+                eval: GridSht::for_grid(&o16, None).unwrap(),
+                shape: vec![o16.len() as i64],
+            },
+        ]
+    }
+
+    impl Case {
+        fn field(&self, c: &Coefficients) -> Tensor {
+            let mut shape = vec![1i64, 1];
+            shape.extend(&self.shape);
+            Tensor::from_slice(&self.eval.inverse(c)).view(shape.as_slice())
+        }
+
+        fn flat(t: &Tensor) -> Vec<f64> {
+            Vec::try_from(t.flatten(0, -1)).unwrap()
+        }
+
+        /// A band-limited random field (exact under the transform).
+        fn band_limited(&self, seed: i64, damp: f64) -> Tensor {
+            tch::manual_seed(seed);
+            let lmax = self.eval.lmax();
+            let mut c = Coefficients::zeros(lmax);
+            let r: Vec<f64> =
+                Vec::try_from(Tensor::randn([(2 * (lmax + 1) * (lmax + 1)) as i64], OPTS)).unwrap();
+            for m in 0..=lmax {
+                for l in m..=lmax {
+                    let k = 2 * (l * (lmax + 1) + m);
+                    let a = (-(damp * l as f64).powi(2)).exp() / (1.0 + l as f64);
+                    let im = if m == 0 { 0.0 } else { a * r[k + 1] };
+                    c.set(l, m, Complex64::new(a * r[k], im));
+                }
+            }
+            self.field(&c)
+        }
+
+        /// `x` rotated eastwards by `alpha` radians (exact for band-limited
+        /// fields: `c_lm e^{−imα}`), which keeps every `P_l`.
+        fn rotated(&self, x: &Tensor, alpha: f64) -> Tensor {
+            let mut c = self.eval.forward(&Self::flat(x)).unwrap();
+            for m in 0..=c.lmax {
+                for l in m..=c.lmax {
+                    let v = c.get(l, m) * Complex64::from_polar(1.0, -(m as f64) * alpha);
+                    c.set(l, m, v);
+                }
+            }
+            self.field(&c)
+        }
+
+        /// `∫ (a − b)² dΩ` by the grid's own quadrature (the eval crate).
+        fn integral_sq(&self, a: &Tensor, b: &Tensor) -> f64 {
+            let d = Self::flat(&(a - b));
+            match &self.eval {
+                GridSht::LatLon(s) => {
+                    let [nlat, nlon] = s.shape();
+                    let d = ndarray::Array2::from_shape_vec((nlat, nlon), d).unwrap();
+                    s.integrate_product(d.view(), d.view())
+                }
+                GridSht::Reduced(s) => s.integrate_product(&d, &d).unwrap(),
             }
         }
-        let f = sht.inverse(&c);
-        Tensor::from_slice(f.as_slice().unwrap()).view([1, 1, 17, 32])
+
+        fn ones(&self) -> Tensor {
+            Tensor::ones([self.ts.lmax() + 1], OPTS)
+        }
     }
 
     fn sum(t: &Tensor) -> f64 {
         f64::try_from(t.sum(Kind::Double)).unwrap()
     }
 
-    fn integral_sq(sht: &Sht, a: &Tensor, b: &Tensor) -> f64 {
-        let d: Vec<f64> = Vec::try_from((a - b).flatten(0, -1)).unwrap();
-        let d = ndarray::Array2::from_shape_vec((17, 32), d).unwrap();
-        sht.integrate_product(d.view(), d.view())
-    }
-
     #[test]
     fn zero_when_prediction_equals_target() {
-        let (sht, ts) = setup();
-        let x = band_limited(&sht, 1, 0.0);
-        let g = Tensor::ones([ts.lmax() + 1], OPTS);
-        let v = sum(&amse_per_channel(&ts, &x, &x, 0.0, &g).unwrap());
-        assert!(v.abs() < 1e-12, "{v}");
+        for case in cases() {
+            let x = case.band_limited(1, 0.0);
+            let v = sum(&amse_per_channel(&case.ts, &x, &x, 0.0, &case.ones()).unwrap());
+            assert!(v.abs() < 1e-12, "{}: {v}", case.name);
+        }
     }
 
     #[test]
     fn parseval_identity_and_the_amse_bound() {
-        let (sht, ts) = setup();
-        let x = band_limited(&sht, 2, 0.0);
-        let y = band_limited(&sht, 3, 0.05);
-        let t = spectral_terms(&ts, &y, &x, 0.0).unwrap();
-        let parseval = sum(&t.amplitude) + sum(&t.parseval_decorrelation);
-        let direct = integral_sq(&sht, &y, &x);
-        assert!(
-            (parseval - direct).abs() < 1e-10 * direct,
-            "{parseval} vs {direct}"
-        );
-        let amse = sum(&t.amplitude) + sum(&t.decorrelation);
-        assert!(
-            amse >= direct - 1e-12,
-            "AMSE {amse} < squared error {direct}"
-        );
+        // on O16 the quadrature is the grid's Gauss–Legendre rule with each
+        // ring's own trapezoid sum
+        for case in cases() {
+            let x = case.band_limited(2, 0.0);
+            let y = case.band_limited(3, 0.05);
+            let t = spectral_terms(&case.ts, &y, &x, 0.0).unwrap();
+            let parseval = sum(&t.amplitude) + sum(&t.parseval_decorrelation);
+            let direct = case.integral_sq(&y, &x);
+            eprintln!(
+                "{}: Parseval {parseval} vs quadrature {direct}: {:.1e}",
+                case.name,
+                (parseval - direct).abs() / direct
+            );
+            assert!(
+                (parseval - direct).abs() < 1e-10 * direct,
+                "{}: {parseval} vs {direct}",
+                case.name
+            );
+            let amse = sum(&t.amplitude) + sum(&t.decorrelation);
+            assert!(
+                amse >= direct - 1e-12,
+                "{}: AMSE {amse} < squared error {direct}",
+                case.name
+            );
+            // strictly above: y is not x with its spectrum
+            assert!(amse > 1.01 * direct, "{}: {amse} vs {direct}", case.name);
+        }
     }
 
     #[test]
     fn equal_spectra_give_the_squared_error() {
-        // A longitude shift keeps every P_l: AMSE = ∫(x̂ − x)² exactly.
-        let (sht, ts) = setup();
-        let x = band_limited(&sht, 4, 0.0);
-        let shifted = x.roll([5i64].as_slice(), [3i64].as_slice());
-        let amse =
-            sum(
-                &amse_per_channel(&ts, &shifted, &x, 0.0, &Tensor::ones([ts.lmax() + 1], OPTS))
-                    .unwrap(),
+        // A longitude rotation keeps every P_l: AMSE = ∫(x̂ − x)² exactly.
+        for case in cases() {
+            let x = case.band_limited(4, 0.0);
+            let shifted = case.rotated(&x, 2.0 * std::f64::consts::PI * 5.0 / 32.0);
+            let amse = sum(&amse_per_channel(&case.ts, &shifted, &x, 0.0, &case.ones()).unwrap());
+            let direct = case.integral_sq(&shifted, &x);
+            assert!(
+                (amse - direct).abs() < 1e-10 * direct,
+                "{}: {amse} vs {direct}",
+                case.name
             );
-        let direct = integral_sq(&sht, &shifted, &x);
-        assert!((amse - direct).abs() < 1e-10 * direct, "{amse} vs {direct}");
+        }
+        // on the lat-lon grid the rotation is a roll of 5 columns
+        let case = &cases()[0];
+        let x = case.band_limited(4, 0.0);
+        let rolled = x.roll([5i64].as_slice(), [3i64].as_slice());
+        let d = case.rotated(&x, 2.0 * std::f64::consts::PI * 5.0 / 32.0) - rolled;
+        assert!(f64::try_from(d.abs().max()).unwrap() < 1e-12);
     }
 
     #[test]
@@ -216,86 +323,99 @@ mod tests {
         // — against the same displaced forecast kept sharp: MSE prefers the
         // smoothed one (the double penalty), AMSE much less so. A purely
         // smoothed but in-phase copy would cost the same under both (Coh = 1).
-        let (sht, ts) = setup();
-        let x = band_limited(&sht, 5, 0.0);
-        let shifted = x.roll([2i64].as_slice(), [3i64].as_slice());
-        let cx = ts.forward(&shifted).unwrap();
-        let damp: Vec<f64> = (0..=ts.lmax())
-            .map(|l| (-(l as f64 / 4.0).powi(2)).exp())
-            .collect();
-        let damp = Tensor::from_slice(&damp).view([1, 1, -1, 1]);
-        let smooth_c = crate::sht::SphericalCoefficients {
-            re: &cx.re * &damp,
-            im: &cx.im * &damp,
-        };
-        // back to grid through the eval crate's inverse
-        let n = (ts.lmax() + 1) as usize;
-        let (re, im): (Vec<f64>, Vec<f64>) = (
-            Vec::try_from(smooth_c.re.flatten(0, -1)).unwrap(),
-            Vec::try_from(smooth_c.im.flatten(0, -1)).unwrap(),
-        );
-        let mut c = fastnet_eval::Coefficients::zeros(n - 1);
-        for m in 0..n {
-            for l in m..n {
-                c.set(
-                    l,
-                    m,
-                    num_complex::Complex64::new(re[l * n + m], im[l * n + m]),
-                );
+        for case in cases() {
+            let ts = &case.ts;
+            let x = case.band_limited(5, 0.0);
+            let shifted = case.rotated(&x, 2.0 * std::f64::consts::PI * 2.0 / 32.0);
+            let cx = ts.forward(&shifted).unwrap();
+            // the damping scale relative to the truncation, as on 17 x 32
+            let width = 4.0 * ts.lmax() as f64 / 8.0;
+            let damp: Vec<f64> = (0..=ts.lmax())
+                .map(|l| (-(l as f64 / width).powi(2)).exp())
+                .collect();
+            let damp = Tensor::from_slice(&damp).view([1, 1, -1, 1]);
+            let (re, im) = (Case::flat(&(&cx.re * &damp)), Case::flat(&(&cx.im * &damp)));
+            let n = (ts.lmax() + 1) as usize;
+            let mut c = Coefficients::zeros(n - 1);
+            for m in 0..n {
+                for l in m..n {
+                    c.set(l, m, Complex64::new(re[l * n + m], im[l * n + m]));
+                }
             }
+            let smooth = case.field(&c);
+            let g = case.ones();
+            let amse = |p: &Tensor| sum(&amse_per_channel(ts, p, &x, 1e-12, &g).unwrap());
+            let mse = |p: &Tensor| case.integral_sq(p, &x);
+            let (amse_ratio, mse_ratio) =
+                (amse(&smooth) / amse(&shifted), mse(&smooth) / mse(&shifted));
+            eprintln!(
+                "{}: AMSE ratio {amse_ratio:.3}, MSE ratio {mse_ratio:.3}",
+                case.name
+            );
+            assert!(
+                mse_ratio < 1.0,
+                "{}: MSE prefers the smoothed forecast: {mse_ratio}",
+                case.name
+            );
+            assert!(
+                amse_ratio > 1.2 * mse_ratio,
+                "{}: AMSE ratio {amse_ratio}, MSE ratio {mse_ratio}",
+                case.name
+            );
         }
-        let smooth = Tensor::from_slice(sht.inverse(&c).as_slice().unwrap()).view([1, 1, 17, 32]);
-        let g = Tensor::ones([ts.lmax() + 1], OPTS);
-        let amse = |p: &Tensor| sum(&amse_per_channel(&ts, p, &x, 1e-12, &g).unwrap());
-        let mse = |p: &Tensor| integral_sq(&sht, p, &x);
-        let (amse_ratio, mse_ratio) =
-            (amse(&smooth) / amse(&shifted), mse(&smooth) / mse(&shifted));
-        assert!(
-            mse_ratio < 1.0,
-            "MSE prefers the smoothed forecast: {mse_ratio}"
-        );
-        assert!(
-            amse_ratio > 1.2 * mse_ratio,
-            "AMSE ratio {amse_ratio}, MSE ratio {mse_ratio}"
-        );
     }
 
     #[test]
     fn finite_difference_gradient_check() {
-        let (sht, ts) = setup();
-        let x = band_limited(&sht, 6, 0.0);
-        let y = band_limited(&sht, 7, 0.1).set_requires_grad(true);
-        let gamma = Tensor::from_slice(
-            &Gamma::PowerLaw {
-                scale: 0.5,
-                power: 3f64.sqrt(),
-            }
-            .weights(ts.lmax()),
-        );
-        let loss = amse_per_channel(&ts, &y, &x, 1e-12, &gamma)
-            .unwrap()
-            .sum(Kind::Double);
-        loss.backward();
-        let grad = y.grad();
-        let h = 1e-6;
-        for &(i, j) in &[(0i64, 0i64), (3, 7), (8, 16), (12, 30), (16, 5)] {
-            let bump = |s: f64| {
-                let z = y.detach().copy();
-                let _ = z
-                    .get(0)
-                    .get(0)
-                    .get(i)
-                    .get(j)
-                    .fill_(f64::try_from(y.get(0).get(0).get(i).get(j)).unwrap() + s);
-                sum(&amse_per_channel(&ts, &z, &x, 1e-12, &gamma).unwrap())
-            };
-            let fd = (bump(h) - bump(-h)) / (2.0 * h);
-            let an = f64::try_from(grad.get(0).get(0).get(i).get(j)).unwrap();
-            assert!(
-                (fd - an).abs() < 1e-6 * (1.0 + an.abs()),
-                "({i},{j}): fd {fd} vs autograd {an}"
+        for case in cases() {
+            let ts = &case.ts;
+            let x = case.band_limited(6, 0.0);
+            let y = case.band_limited(7, 0.1).set_requires_grad(true);
+            let gamma = Tensor::from_slice(
+                &Gamma::PowerLaw {
+                    scale: 0.5,
+                    power: 3f64.sqrt(),
+                }
+                .weights(ts.lmax()),
             );
+            let loss = amse_per_channel(ts, &y, &x, 1e-12, &gamma)
+                .unwrap()
+                .sum(Kind::Double);
+            loss.backward();
+            let grad = y.grad().flatten(0, -1);
+            let np: i64 = case.shape.iter().product();
+            let h = 1e-6;
+            for p in [0i64, 3 * 32 + 7, 8 * 32 + 16, 12 * 32 + 30, np - 1] {
+                let bump = |s: f64| {
+                    let z = y.detach().copy();
+                    let flat = z.view([-1]);
+                    let v = f64::try_from(flat.get(p)).unwrap();
+                    let _ = flat.get(p).fill_(v + s);
+                    sum(&amse_per_channel(ts, &z, &x, 1e-12, &gamma).unwrap())
+                };
+                let fd = (bump(h) - bump(-h)) / (2.0 * h);
+                let an = f64::try_from(grad.get(p)).unwrap();
+                assert!(
+                    (fd - an).abs() < 1e-6 * (1.0 + an.abs()),
+                    "{} point {p}: fd {fd} vs autograd {an}",
+                    case.name
+                );
+            }
         }
+    }
+
+    #[test]
+    fn mismatched_prediction_is_refused() {
+        let case = &cases()[1];
+        let x = case.band_limited(1, 0.0);
+        let e = spectral_terms(&case.ts, &Tensor::cat(&[&x, &x], 0), &x, 0.0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("prediction") && e.contains("the shape of the target"),
+            "{e}"
+        );
     }
 
     #[test]

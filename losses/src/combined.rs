@@ -114,13 +114,19 @@ impl LossConfig {
     }
 }
 
-/// Everything the loss needs to know about the data.
+/// Everything the loss needs to know about the data and its grid.
 pub struct LossContext {
-    /// Area weights `[nlat]`, mean 1.
+    /// The field shape after `[batch, C]` ([`crate::weights::field_shape`]):
+    /// `[nlat, nlon]` on lat-lon grids, `[npoints]` on Gaussian grids.
+    /// Predictions and targets must be `[batch, C, *grid_shape]`.
+    pub grid_shape: Vec<i64>,
+    /// Area weights along the first grid axis, mean 1
+    /// ([`crate::weights::area_weights`]): `[nlat]` or `[npoints]`.
     pub area_weights: Tensor,
     /// `s_j λ_j` per channel `[C]`.
     pub channel_weights: Tensor,
-    /// For AMSE (required when `amse > 0`).
+    /// For AMSE (required when `amse > 0`), built for the same grid
+    /// ([`TorchSht::for_grid`]).
     pub sht: Option<TorchSht>,
     /// For the gradient terms, with the per-channel derivative standard
     /// deviations `[C]` (required when `grad_x` or `grad_y > 0`).
@@ -175,6 +181,35 @@ impl CombinedLoss {
             Ok(())
         };
         need(config.amse > 0.0, ctx.sht.is_some(), "amse")?;
+        let grid = &ctx.grid_shape;
+        let mismatch = |what: &str, got: Vec<i64>| LossError::Config {
+            field: what.into(),
+            value: format!("built for fields {got:?}"),
+            expected: format!("the loss context's grid shape {grid:?}"),
+        };
+        if let Some(s) = &ctx.sht {
+            if s.field_shape() != *grid {
+                return Err(mismatch(
+                    "loss context spherical-harmonic transform",
+                    s.field_shape(),
+                ));
+            }
+        }
+        if let Some((g, _, _)) = &ctx.gradient {
+            if g.field_shape() != *grid {
+                return Err(mismatch("loss context gradient operator", g.field_shape()));
+            }
+        }
+        if grid.is_empty() || ctx.area_weights.size() != [grid[0]] {
+            return Err(LossError::Shape {
+                what: "loss context area weights".into(),
+                got: ctx.area_weights.size(),
+                expected: format!(
+                    "[{}] (along the first axis of the grid shape {grid:?})",
+                    grid.first().copied().unwrap_or(0)
+                ),
+            });
+        }
         need(
             config.grad_x + config.grad_y > 0.0,
             ctx.gradient.is_some(),
@@ -265,8 +300,9 @@ impl CombinedLoss {
     }
 
     /// Evaluates every switched-on term for `pred`, `target`
-    /// `[batch, C, nlat, nlon]` (normalised units); updates the running
-    /// AMSE normaliser when enabled.
+    /// `[batch, C, *grid_shape]` (normalised units): `[batch, C, nlat, nlon]`
+    /// on lat-lon grids, `[batch, C, npoints]` on Gaussian grids; updates
+    /// the running AMSE normaliser when enabled.
     pub fn forward(&mut self, pred: &Tensor, target: &Tensor) -> Result<LossOutput> {
         let mut running = self.running.take();
         let out = self.evaluate(pred, target, running.as_mut(), None);
@@ -295,6 +331,15 @@ impl CombinedLoss {
         fixed_beta: Option<&[f64]>,
     ) -> Result<LossOutput> {
         let c = &self.config;
+        let channels = self.ctx.channel_weights.size()[0];
+        crate::error::check_field("target", target, Some(channels), &self.ctx.grid_shape)?;
+        if pred.size() != target.size() {
+            return Err(LossError::Shape {
+                what: "prediction".into(),
+                got: pred.size(),
+                expected: format!("{:?} (the shape of the target)", target.size()),
+            });
+        }
         let mut amse_beta = None;
         let mut total = Tensor::zeros([], (pred.kind(), pred.device()));
         let mut terms = Vec::new();
@@ -390,201 +435,4 @@ impl CombinedLoss {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use fastnet_eval::Sht;
-    use fastnet_mesh::Grid;
-    use tch::Device;
-
-    const OPTS: (Kind, Device) = (Kind::Double, Device::Cpu);
-
-    fn context(grid: &Grid) -> LossContext {
-        let sht = Sht::for_grid(grid, None).unwrap();
-        let gop = GradientOperator::new(grid, Kind::Double, Device::Cpu).unwrap();
-        LossContext {
-            area_weights: crate::weights::area_weights(grid, Kind::Double, Device::Cpu).unwrap(),
-            channel_weights: Tensor::from_slice(&[1.0f64, 0.5, 2.0]),
-            sht: Some(TorchSht::new(&sht, Kind::Double, Device::Cpu)),
-            gradient: Some((
-                gop,
-                Tensor::from_slice(&[1e-5f64, 1e-5, 1e-5]),
-                Tensor::from_slice(&[1e-5f64, 1e-5, 1e-5]),
-            )),
-            wind_pairs: vec![WindPair {
-                u_channel: 1,
-                v_channel: 2,
-                u_mean: 0.0,
-                u_std: 10.0,
-                v_mean: 0.0,
-                v_std: 10.0,
-                speed_std: 8.0,
-            }],
-        }
-    }
-
-    #[test]
-    fn config_parses_rejects_unknown_keys_and_negative_weights() {
-        let c: LossConfig = serde_json::from_str(r#"{"amse": 0.5, "grad_x": 0.1}"#).unwrap();
-        assert_eq!((c.mse, c.amse, c.wind_speed), (1.0, 0.5, 5.0));
-        assert!(serde_json::from_str::<LossConfig>(r#"{"amsee": 1}"#).is_err());
-        let bad = LossConfig {
-            grad_y: -1.0,
-            ..LossConfig::default()
-        };
-        assert!(bad
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("loss.grad_y"));
-        let off = LossConfig {
-            mse: 0.0,
-            ..LossConfig::default()
-        };
-        assert!(off.validate().is_err());
-    }
-
-    #[test]
-    fn every_term_is_zero_at_the_target_and_reported_separately() {
-        let grid = Grid::from_spec("latlon:10").unwrap();
-        // ε of the AMSE coherence leaves ~ε/P_l at equality; make it negligible
-        let config = LossConfig {
-            amse: 0.5,
-            grad_x: 0.1,
-            grad_y: 0.1,
-            wind: true,
-            amse_epsilon: 1e-24,
-            ..LossConfig::default()
-        };
-        let mut loss = CombinedLoss::new(config, context(&grid)).unwrap();
-        tch::manual_seed(3);
-        let x = Tensor::randn([2, 3, 19, 36], OPTS);
-        let out = loss.forward(&x, &x).unwrap();
-        let names: Vec<&str> = out.terms.iter().map(|t| t.0).collect();
-        assert_eq!(
-            names,
-            [
-                "mse",
-                "amse",
-                "grad_x",
-                "grad_y",
-                "wind_direction",
-                "wind_speed"
-            ]
-        );
-        for (n, v) in &out.terms {
-            assert!(v.abs() < 1e-12, "{n} = {v}");
-        }
-        let y = (&x + Tensor::randn([2, 3, 19, 36], OPTS) * 0.1).set_requires_grad(true);
-        let out = loss.forward(&y, &x).unwrap();
-        let sum: f64 = out.terms.iter().map(|t| t.1).sum();
-        assert!((f64::try_from(&out.total).unwrap() - sum).abs() < 1e-9 * sum.abs());
-        assert!(out.terms.iter().all(|t| t.1 > 0.0));
-        out.total.backward();
-        assert!(f64::try_from(y.grad().abs().sum(Kind::Double)).unwrap() > 0.0);
-    }
-
-    #[test]
-    fn running_normaliser_scales_each_channel_to_its_running_mean() {
-        let grid = Grid::from_spec("latlon:10").unwrap();
-        let config = LossConfig {
-            mse: 0.0,
-            amse: 1.0,
-            amse_running_normaliser: true,
-            amse_running_decay: 0.5,
-            ..LossConfig::default()
-        };
-        let mut loss = CombinedLoss::new(config, context(&grid)).unwrap();
-        tch::manual_seed(5);
-        let x = Tensor::randn([1, 3, 19, 36], OPTS);
-        let y = &x + Tensor::randn([1, 3, 19, 36], OPTS) * 0.2;
-        // first step: β_j = 1/AMSE_j, so the term is Σ_j channel weight_j = 3.5
-        let out = loss.forward(&y, &x).unwrap();
-        assert!((out.terms[0].1 - 3.5).abs() < 1e-9, "{}", out.terms[0].1);
-        let a1 = out.per_channel[0].1.clone();
-        // second step: β_j = 1/(0.5 a1_j + 0.5 a2_j)
-        let y2 = &x + (&y - &x) * 2.0;
-        let out = loss.forward(&y2, &x).unwrap();
-        let a2 = &out.per_channel[0].1;
-        let want: f64 = [1.0, 0.5, 2.0]
-            .iter()
-            .zip(a1.iter().zip(a2))
-            .map(|(w, (p, q))| w * q / (0.5 * p + 0.5 * q))
-            .sum();
-        assert!(
-            (out.terms[0].1 - want).abs() < 1e-9 * want,
-            "{} vs {want}",
-            out.terms[0].1
-        );
-        // evaluating step 2 again with its β gives the same value and
-        // leaves the running mean where it was
-        let beta = out.amse_beta.clone().unwrap();
-        let again = loss.forward_with_beta(&y2, &x, Some(&beta)).unwrap();
-        assert_eq!(again.terms[0].1, out.terms[0].1);
-        assert_eq!(
-            loss.running.as_deref(),
-            Some(
-                &a1.iter()
-                    .zip(a2)
-                    .map(|(p, q)| 0.5 * p + 0.5 * q)
-                    .collect::<Vec<_>>()[..]
-            )
-        );
-    }
-
-    #[test]
-    fn missing_operators_are_config_errors() {
-        let grid = Grid::from_spec("latlon:10").unwrap();
-        let mut ctx = context(&grid);
-        ctx.sht = None;
-        let e = CombinedLoss::new(
-            LossConfig {
-                amse: 1.0,
-                ..LossConfig::default()
-            },
-            ctx,
-        )
-        .err()
-        .unwrap()
-        .to_string();
-        assert!(e.contains("loss.amse"), "{e}");
-    }
-
-    #[test]
-    fn f32_matches_f64() {
-        let grid = Grid::from_spec("latlon:10").unwrap();
-        let config = LossConfig {
-            amse: 0.5,
-            grad_x: 0.1,
-            grad_y: 0.1,
-            wind: true,
-            ..LossConfig::default()
-        };
-        tch::manual_seed(4);
-        let x = Tensor::randn([2, 3, 19, 36], OPTS);
-        let y = &x + Tensor::randn([2, 3, 19, 36], OPTS) * 0.3;
-        let mut l64 = CombinedLoss::new(config.clone(), context(&grid)).unwrap();
-        let r64 = l64.forward(&y, &x).unwrap();
-        let ctx = context(&grid);
-        let sht = Sht::for_grid(&grid, None).unwrap();
-        let (gop, sx, sy) = ctx.gradient.unwrap();
-        let _ = gop;
-        let ctx32 = LossContext {
-            area_weights: ctx.area_weights.to_kind(Kind::Float),
-            channel_weights: ctx.channel_weights.to_kind(Kind::Float),
-            sht: Some(TorchSht::new(&sht, Kind::Float, Device::Cpu)),
-            gradient: Some((
-                GradientOperator::new(&grid, Kind::Float, Device::Cpu).unwrap(),
-                sx.to_kind(Kind::Float),
-                sy.to_kind(Kind::Float),
-            )),
-            wind_pairs: ctx.wind_pairs,
-        };
-        let mut l32 = CombinedLoss::new(config, ctx32).unwrap();
-        let r32 = l32
-            .forward(&y.to_kind(Kind::Float), &x.to_kind(Kind::Float))
-            .unwrap();
-        for ((n, a), (_, b)) in r64.terms.iter().zip(&r32.terms) {
-            assert!((a - b).abs() < 1e-5 * a.abs(), "{n}: f64 {a} vs f32 {b}");
-        }
-    }
-}
+mod tests;

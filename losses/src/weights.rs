@@ -1,21 +1,69 @@
 //! Area weights and per-channel weights of the losses (DESIGN.md §5).
+//!
+//! Loss fields are `[batch, C, *grid]`: `[batch, C, nlat, nlon]` on
+//! lat-lon grids and `[batch, C, npoints]` on Gaussian grids. Area weights
+//! run along the first grid axis of that layout — `[nlat]` per ring on
+//! lat-lon grids (broadcast over longitude), `[npoints]` per point on
+//! Gaussian grids — so one weighted mean serves both.
 
 use std::collections::BTreeMap;
 
 use fastnet_mesh::Grid;
 use tch::{Device, Kind, Tensor};
 
-use crate::error::{LossError, Result};
+use crate::error::{unsupported_grid, LossError, Result};
 
-/// Cell-area latitude weights `[nlat]`, mean 1:
-/// `w_i ∝ sin φ_{i−½} − sin φ_{i+½}` (exact at the poles).
+/// The field shape of `grid` as the losses see it (after `[batch, C]`):
+/// `[nlat, nlon]` for lat-lon grids, `[npoints]` for Gaussian (and point)
+/// grids — [`Grid::shape`] as `i64`.
+pub fn field_shape(grid: &Grid) -> Vec<i64> {
+    grid.shape().into_iter().map(|n| n as i64).collect()
+}
+
+/// Cell-area weights along the first grid axis, mean 1:
+///
+/// * lat-lon grids: `[nlat]` per ring, `w_i ∝ sin φ_{i−½} − sin φ_{i+½}`
+///   (exact at the poles; [`Grid::latitude_weights`]);
+/// * Gaussian grids: `[npoints]` per point, the ring's Gauss–Legendre
+///   weight divided by its number of points ([`Grid::area_weights`]).
+///
+/// Point grids have no rings and are an error naming the grid.
+pub fn area_weight_values(grid: &Grid) -> Result<Vec<f64>> {
+    match grid {
+        Grid::Equiangular { .. } => grid
+            .latitude_weights()
+            .ok_or_else(|| unsupported_grid(grid, "area weights")),
+        Grid::Gaussian { .. } => Ok(grid.area_weights()),
+        _ => Err(unsupported_grid(grid, "area weights")),
+    }
+}
+
+/// [`area_weight_values`] as a tensor (`[nlat]` or `[npoints]`) of `kind`
+/// on `device`.
 pub fn area_weights(grid: &Grid, kind: Kind, device: Device) -> Result<Tensor> {
-    let w = grid.latitude_weights().ok_or_else(|| LossError::Config {
-        field: "grid".into(),
-        value: grid.describe(),
-        expected: "a regular latitude-longitude grid".into(),
-    })?;
-    Ok(Tensor::from_slice(&w).to_kind(kind).to_device(device))
+    Ok(Tensor::from_slice(&area_weight_values(grid)?)
+        .to_kind(kind)
+        .to_device(device))
+}
+
+/// Checks that `target` is `[batch, C, *grid]` with the first grid axis as
+/// long as the weights `w` (`[nlat]` → `[batch, C, nlat, nlon]`, or
+/// `[npoints]` → `[batch, C, npoints]`) and that `pred` has the same shape.
+pub(crate) fn check_weighted_pair(pred: &Tensor, target: &Tensor, w: &Tensor) -> Result<()> {
+    let s = target.size();
+    let n = w.size().first().copied().unwrap_or(-1);
+    if w.dim() != 1 || !(s.len() == 3 || s.len() == 4) || s[2] != n {
+        return Err(LossError::Shape {
+            what: "target".into(),
+            got: s,
+            expected: format!(
+                "[batch, channels, {n}, nlon] (lat-lon) or [batch, channels, {n}] (Gaussian) \
+                 for area weights of shape {:?}",
+                w.size()
+            ),
+        });
+    }
+    crate::error::check_field("prediction", pred, Some(s[1]), &s[2..])
 }
 
 /// A forecast channel as the loss weights see it.
@@ -77,11 +125,19 @@ pub fn channel_weights(
 
 /// Area-weighted mean over batch and grid, per channel: `[C]`.
 ///
-/// * `e` — `[batch, C, nlat, nlon]`; `w` — `[nlat]` weights.
+/// * `e` — `[batch, C, *grid]`: `[batch, C, nlat, nlon]` or
+///   `[batch, C, npoints]`;
+/// * `w` — weights along the first grid axis, `[nlat]` or `[npoints]`
+///   ([`area_weights`]).
+///
+/// `Σ w e / Σ w` over the batch and every grid point (the mean weight
+/// normalises, so `w` need not have mean 1).
 pub fn weighted_channel_mean(e: &Tensor, w: &Tensor) -> Tensor {
-    let nlat = w.size()[0];
-    let wv = w.view([1, 1, nlat, 1]);
-    (e * &wv).mean_dim([0i64, 2, 3].as_slice(), false, None::<Kind>) / w.mean(None::<Kind>)
+    let mut shape = vec![1i64; e.dim().max(3)];
+    shape[2] = w.size()[0];
+    let wv = w.view(shape.as_slice());
+    let dims: Vec<i64> = std::iter::once(0).chain(2..e.dim() as i64).collect();
+    (e * &wv).mean_dim(dims.as_slice(), false, None::<Kind>) / w.mean(None::<Kind>)
 }
 
 #[cfg(test)]
@@ -113,5 +169,37 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("z"));
+    }
+
+    #[test]
+    fn area_weights_per_ring_on_lat_lon_per_point_on_gaussian_grids() {
+        let ll = Grid::from_spec("latlon:10").unwrap();
+        assert_eq!(
+            area_weight_values(&ll).unwrap(),
+            ll.latitude_weights().unwrap()
+        );
+        assert_eq!(field_shape(&ll), vec![19, 36]);
+        let o8 = Grid::octahedral(8).unwrap();
+        let w = area_weight_values(&o8).unwrap();
+        assert_eq!(w.len(), o8.len());
+        assert_eq!(field_shape(&o8), vec![o8.len() as i64]);
+        assert!((w.iter().sum::<f64>() / w.len() as f64 - 1.0).abs() < 1e-12);
+        // per ring: Gauss–Legendre weight / ring length, so a ring's total
+        // is its share of ∫ d(sin φ) — larger towards the equator
+        let rings = o8.rings().unwrap();
+        let total = |r: usize| -> f64 { w[rings.offsets[r]..rings.offsets[r + 1]].iter().sum() };
+        assert!(total(0) < total(3) && total(3) < total(7));
+        assert!((total(0) - total(15)).abs() < 1e-12);
+        let points = Grid::points(&[(0.0, 0.0), (1.0, 1.0)]).unwrap();
+        let e = area_weight_values(&points).unwrap_err().to_string();
+        assert!(e.contains("2 points") && e.contains("Gaussian"), "{e}");
+        // the weighted mean broadcasts [npoints] weights over [B, C, npoints]
+        let e = Tensor::from_slice(&[1.0f64, 3.0, 5.0, 7.0]).view([1, 2, 2]);
+        let m: Vec<f64> = Vec::try_from(weighted_channel_mean(
+            &e,
+            &Tensor::from_slice(&[1.0f64, 3.0]),
+        ))
+        .unwrap();
+        assert_eq!(m, vec![(1.0 + 9.0) / 4.0, (5.0 + 21.0) / 4.0]);
     }
 }

@@ -9,8 +9,8 @@
 
 use tch::{Kind, Tensor};
 
-use crate::error::{check_bcyx, Result};
-use crate::weights::weighted_channel_mean;
+use crate::error::{LossError, Result};
+use crate::weights::{check_weighted_pair, weighted_channel_mean};
 
 /// One (u, v) channel pair with the normalisation of each component.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,21 +42,29 @@ pub fn speed_and_direction(
 }
 
 /// `(direction MSE, speed MSE)` per pair, `[P]` each, for `pred`, `target`
-/// `[batch, C, nlat, nlon]` (normalised) and area weights `w` `[nlat]`.
+/// (normalised) `[batch, C, nlat, nlon]` with area weights `w` `[nlat]`
+/// on a lat-lon grid, or `[batch, C, npoints]` with `w` `[npoints]` on a
+/// Gaussian grid. Speed and direction are pointwise, so the grid enters
+/// only through the weighted mean.
 pub fn wind_terms(
     pred: &Tensor,
     target: &Tensor,
     w: &Tensor,
     pairs: &[WindPair],
 ) -> Result<(Tensor, Tensor)> {
-    let s = target.size();
-    check_bcyx(
-        "prediction",
-        pred,
-        s.get(1).copied(),
-        w.size()[0],
-        s.get(3).copied().unwrap_or(-1),
-    )?;
+    check_weighted_pair(pred, target, w)?;
+    let channels = target.size()[1];
+    for p in pairs {
+        for (name, c) in [("u", p.u_channel), ("v", p.v_channel)] {
+            if !(0..channels).contains(&c) {
+                return Err(LossError::Config {
+                    field: format!("wind pair {name} channel"),
+                    value: c.to_string(),
+                    expected: format!("a channel index < {channels}"),
+                });
+            }
+        }
+    }
     let mut dir = Vec::new();
     let mut spd = Vec::new();
     for p in pairs {

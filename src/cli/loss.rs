@@ -15,7 +15,9 @@ use crate::train::config::TrainConfig;
 
 #[derive(Args)]
 pub struct LossArgs {
-    /// Forecast file written by `fastnet forecast`.
+    /// Forecast file written by `fastnet forecast`, on a lat-lon or a
+    /// Gaussian grid (O96: fields on its `values` point dimension); the
+    /// truth must be on the same grid.
     #[arg(long)]
     forecast: PathBuf,
     /// ERA5 NetCDF truth: files, folders or globs.

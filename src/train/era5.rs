@@ -47,6 +47,13 @@ impl Era5Source {
         }
     }
 
+    /// The grid of the samples: their `N_grid` points are its points in its
+    /// own order (`[nlat * nlon]` latitude-major on lat-lon grids,
+    /// `[npoints]` ring by ring on Gaussian grids).
+    pub fn grid(&self) -> &fastnet_mesh::Grid {
+        &self.reader.ds.grid
+    }
+
     fn config(&self, rollout: usize) -> WindowConfig {
         WindowConfig {
             step_hours: self.step_hours,
@@ -108,9 +115,10 @@ impl SampleSource for Era5Source {
         })
     }
 
-    fn grid_shape(&self) -> (usize, usize) {
-        let s = self.reader.ds.grid.shape();
-        (s[0], s.get(1).copied().unwrap_or(1))
+    /// `(nlat, nlon)` on lat-lon grids; `(npoints, 1)` on 1-D grids
+    /// (Gaussian, points), whose fields are `[npoints]`.
+    fn grid_shape(&self) -> Vec<usize> {
+        self.reader.ds.grid.shape()
     }
 
     fn channels(&self) -> (usize, usize) {

@@ -22,25 +22,72 @@ pub struct Batch {
     pub targets: Tensor,
 }
 
+/// The field shape of a grid as the losses take it after `[B, C]`
+/// ([`fastnet_mesh::Grid::shape`]): `[nlat, nlon]` on lat-lon grids,
+/// `[npoints]` on Gaussian (and point) grids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldShape {
+    dims: [i64; 2],
+    rank: usize,
+}
+
+impl FieldShape {
+    /// From `grid.shape()`: two dimensions stay `[nlat, nlon]`; any other
+    /// shape is taken as flat, `[product]`.
+    pub fn new(shape: &[usize]) -> FieldShape {
+        match *shape {
+            [nlat, nlon] => FieldShape {
+                dims: [nlat as i64, nlon as i64],
+                rank: 2,
+            },
+            _ => FieldShape {
+                dims: [shape.iter().product::<usize>() as i64, 1],
+                rank: 1,
+            },
+        }
+    }
+
+    /// `[nlat, nlon]` or `[npoints]`.
+    pub fn dims(&self) -> &[i64] {
+        &self.dims[..self.rank]
+    }
+
+    /// Number of grid points `G`.
+    pub fn points(&self) -> i64 {
+        self.dims().iter().product()
+    }
+}
+
 /// Sizes of the tensors a batch is cut into.
 #[derive(Clone, Copy, Debug)]
 pub struct Shapes {
-    pub nlat: i64,
-    pub nlon: i64,
+    /// The grid's field shape (`[nlat, nlon]` or `[npoints]`).
+    pub grid: FieldShape,
     pub non_forecast: i64,
     pub forecast: i64,
 }
 
 impl Shapes {
-    pub fn grid(&self) -> i64 {
-        self.nlat * self.nlon
+    /// Shapes of a grid with field shape `grid_shape` (`grid.shape()`) and
+    /// `non_forecast` + `forecast` channels.
+    pub fn new(grid_shape: &[usize], non_forecast: usize, forecast: usize) -> Shapes {
+        Shapes {
+            grid: FieldShape::new(grid_shape),
+            non_forecast: non_forecast as i64,
+            forecast: forecast as i64,
+        }
+    }
+
+    /// Number of grid points `G`.
+    pub fn points(&self) -> i64 {
+        self.grid.points()
     }
 }
 
 /// Stacks `samples` (each with `rollout` steps) into a batch on `device`.
 pub fn stack(samples: &[Sample], s: Shapes, rollout: i64, device: Device) -> Batch {
     let b = samples.len() as i64;
-    let (grid, c_nf, c_f) = (s.grid(), s.non_forecast, s.forecast);
+    let (grid, c_nf, c_f) = (s.points(), s.non_forecast, s.forecast);
     let cat = |f: &dyn Fn(&Sample) -> &Vec<f32>| -> Vec<f32> {
         samples.iter().flat_map(|s| f(s).iter().copied()).collect()
     };
@@ -73,10 +120,14 @@ fn upload(t: Tensor, device: Device) -> Tensor {
     }
 }
 
-/// `[B, G, C]` -> `[B, C, nlat, nlon]`, the layout of the losses.
-pub fn to_bcyx(t: &Tensor, nlat: i64, nlon: i64) -> Tensor {
+/// `[B, G, C]` -> `[B, C, *grid]`, the layout of the losses:
+/// `[B, C, nlat, nlon]` on lat-lon grids, `[B, C, npoints]` on Gaussian
+/// grids (`grid` = [`FieldShape::dims`], `G` = its product).
+pub fn to_loss_layout(t: &Tensor, grid: &[i64]) -> Tensor {
     let s = t.size();
-    t.transpose(1, 2).reshape([s[0], s[2], nlat, nlon])
+    let mut shape = vec![s[0], s[2]];
+    shape.extend_from_slice(grid);
+    t.transpose(1, 2).reshape(shape.as_slice())
 }
 
 /// How [`rollout_backward`] asks for a rollout step's loss.
@@ -189,7 +240,7 @@ pub fn train_rollout(
     cx: &RolloutContext<'_>,
 ) -> Result<(f64, BTreeMap<String, f64>)> {
     let rollout = batch.targets.size()[0] as usize;
-    let (nlat, nlon) = (cx.shapes.nlat, cx.shapes.nlon);
+    let grid = cx.shapes.grid;
     let mut terms = BTreeMap::new();
     let total = rollout_backward(
         model,
@@ -198,7 +249,10 @@ pub fn train_rollout(
         &batch.targets,
         cx.recompute,
         &mut |y, target, k, evaluation| {
-            let (y, target) = (to_bcyx(y, nlat, nlon), to_bcyx(target, nlat, nlon));
+            let (y, target) = (
+                to_loss_layout(y, grid.dims()),
+                to_loss_layout(target, grid.dims()),
+            );
             let out = match evaluation {
                 Evaluation::Again(beta) => loss.forward_with_beta(&y, &target, beta)?,
                 Evaluation::First => {

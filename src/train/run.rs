@@ -77,7 +77,8 @@ pub fn prepare(cfg: &TrainConfig) -> Result<Prepared> {
 /// one-step windows spread evenly over the training period, on which the
 /// loss measures its normalisers.
 fn measurement_targets(train: &dyn SampleSource) -> Result<Tensor> {
-    let (nlat, nlon) = train.grid_shape();
+    let shape = train.grid_shape();
+    let points: usize = shape.iter().product();
     let c = train.channels().1 as i64;
     let picks = spread(train.len(1), MEASURED_FIELDS);
     if picks.is_empty() {
@@ -88,10 +89,12 @@ fn measurement_targets(train: &dyn SampleSource) -> Result<Tensor> {
     for k in picks {
         targets.extend(train.get(k, 1)?.targets);
     }
+    let mut dims = vec![n as i64, c];
+    dims.extend(shape.iter().map(|&d| d as i64));
     Ok(Tensor::from_slice(&targets)
-        .view([n as i64, (nlat * nlon) as i64, c])
+        .view([n as i64, points as i64, c])
         .transpose(1, 2)
-        .reshape([n as i64, c, nlat as i64, nlon as i64]))
+        .reshape(dims))
 }
 
 /// A finished (or interrupted) training run.

@@ -24,8 +24,8 @@ pub trait SampleSource: Send + Sync {
     fn len(&self, rollout: usize) -> usize;
     /// Window `index` (0-based, `< len(rollout)`) with `rollout` steps.
     fn get(&self, index: usize, rollout: usize) -> Result<Sample>;
-    /// `(nlat, nlon)` of the grid.
-    fn grid_shape(&self) -> (usize, usize);
+    /// The grid's field shape: `[nlat, nlon]` or `[npoints]` (`Grid::shape`).
+    fn grid_shape(&self) -> Vec<usize>;
     /// `(C_nf, C_f)`.
     fn channels(&self) -> (usize, usize);
 }

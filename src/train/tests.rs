@@ -21,36 +21,73 @@ use fastnet_data::stats::{ChannelStats, Stats};
 use fastnet_losses::LossConfig;
 use fastnet_mesh::{Graph, GraphConfig, Grid};
 
-const NLAT: usize = 8;
-const NLON: usize = 16;
+/// The lat-lon grid of most tests: 8 x 16 without poles.
+const LAT_LON: &str = "latlon-nopoles:8x16";
 
-/// Two forecast channels advected eastwards one column per step, one
-/// static non-forecast channel; `bad` puts a NaN into the targets.
+/// Two forecast channels advected eastwards, one static non-forecast
+/// channel, on any ring grid: on ring `i` of `n` and at longitude `λ`,
+/// channel `c` at time `t` is `sin((c + 1)(λ − 2πt/16) + c) (1 + i/n)`
+/// (on the 8 x 16 lat-lon grid: one column per step). `bad` puts a NaN
+/// into the targets.
 #[derive(Clone)]
 struct Advection {
     times: usize,
     bad: bool,
+    grid: Grid,
 }
 
 impl Advection {
-    fn field(&self, t: usize, c: usize) -> Vec<f32> {
-        let mut v = Vec::with_capacity(NLAT * NLON);
-        for i in 0..NLAT {
-            for j in 0..NLON {
-                let phase = 2.0 * std::f32::consts::PI * (j as f32 - t as f32) / NLON as f32;
-                v.push(((c + 1) as f32 * phase + c as f32).sin() * (1.0 + i as f32 / NLAT as f32));
-            }
+    fn on(grid: &str, times: usize, bad: bool) -> Advection {
+        Advection {
+            times,
+            bad,
+            grid: Grid::from_spec(grid).unwrap(),
         }
-        v
+    }
+    fn lat_lon(times: usize, bad: bool) -> Advection {
+        Advection::on(LAT_LON, times, bad)
+    }
+    fn points(&self) -> usize {
+        self.grid.len()
+    }
+    /// `(ring / nrings, longitude in radians)` of every point, in order.
+    fn coordinates(&self) -> Vec<(f32, f32)> {
+        let rings = self.grid.rings().unwrap();
+        let n = rings.lengths.len();
+        rings
+            .lengths
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &len)| {
+                (0..len).map(move |k| {
+                    (
+                        i as f32 / n as f32,
+                        2.0 * std::f32::consts::PI * k as f32 / len as f32,
+                    )
+                })
+            })
+            .collect()
+    }
+    fn field(&self, t: usize, c: usize) -> Vec<f32> {
+        self.coordinates()
+            .into_iter()
+            .map(|(y, lon)| {
+                let phase = lon - 2.0 * std::f32::consts::PI * t as f32 / 16.0;
+                ((c + 1) as f32 * phase + c as f32).sin() * (1.0 + y)
+            })
+            .collect()
     }
     fn forcing(&self) -> Vec<f32> {
-        (0..NLAT * NLON)
-            .map(|p| ((p / NLON) as f32 / NLAT as f32) - 0.5)
+        self.coordinates()
+            .into_iter()
+            .map(|(y, _)| y - 0.5)
             .collect()
     }
     fn state(&self, t: usize) -> Vec<f32> {
         let (a, b, f) = (self.field(t, 0), self.field(t, 1), self.forcing());
-        (0..NLAT * NLON).flat_map(|p| [f[p], a[p], b[p]]).collect()
+        (0..self.points())
+            .flat_map(|p| [f[p], a[p], b[p]])
+            .collect()
     }
 }
 
@@ -64,7 +101,7 @@ impl SampleSource for Advection {
         for k in 1..=rollout {
             forcings.extend(self.forcing()); // static: the same at every input time
             let (a, b) = (self.field(index + k, 0), self.field(index + k, 1));
-            targets.extend((0..NLAT * NLON).flat_map(|p| [a[p], b[p]]));
+            targets.extend((0..self.points()).flat_map(|p| [a[p], b[p]]));
         }
         if self.bad {
             targets[5] = f32::NAN;
@@ -75,8 +112,8 @@ impl SampleSource for Advection {
             targets,
         })
     }
-    fn grid_shape(&self) -> (usize, usize) {
-        (NLAT, NLON)
+    fn grid_shape(&self) -> Vec<usize> {
+        self.grid.shape()
     }
     fn channels(&self) -> (usize, usize) {
         (1, 2)
@@ -102,7 +139,7 @@ fn stats() -> Stats {
         .collect();
     Stats {
         format: fastnet_data::stats::STATS_FORMAT.into(),
-        grid: "latlon-nopoles:8x16".into(),
+        grid: LAT_LON.into(),
         from: "2020-01-01".into(),
         to: "2020-01-02".into(),
         step_hours: 6,
@@ -147,16 +184,18 @@ fn setup_with(
     interval: u64,
     loss_config: LossConfig,
 ) -> Trainer {
-    let grid = Grid::from_spec("latlon-nopoles:8x16").unwrap();
+    let grid = src.grid.clone();
     let graph = Graph::build(&grid, &GraphConfig::fastnet(1)).unwrap();
-    let area = grid.latitude_weights().unwrap();
     let targets: Vec<f32> = (0..4)
         .flat_map(|k| src.get(k * 5, 1).unwrap().targets)
         .collect();
+    // [4, G, 2] -> [4, 2, *grid], the layout of the losses
+    let mut layout = vec![4i64, 2];
+    layout.extend(grid.shape().iter().map(|&n| n as i64));
     let targets = Tensor::from_slice(&targets)
-        .view([4, (NLAT * NLON) as i64, 2])
+        .view([4, grid.len() as i64, 2])
         .transpose(1, 2)
-        .reshape([4, 2, NLAT as i64, NLON as i64]);
+        .reshape(layout.as_slice());
     let (set, stats) = (channels(), stats());
     let measured = LossSetup::measure(&set, &stats, Path::new("s.json"), &grid, &targets).unwrap();
     let loss_setup = LossSetup::new(
@@ -172,6 +211,7 @@ fn setup_with(
         measured.clone(),
     )
     .unwrap();
+    let area = loss_setup.area_weights().unwrap();
     let loss = loss_setup.combined(tch::Device::Cpu).unwrap();
     let section = TrainSection {
         batch_size: 2,
@@ -255,10 +295,7 @@ fn tmp(name: &str) -> PathBuf {
 
 #[test]
 fn a_few_steps_lower_the_loss_and_validation_reports_every_channel() {
-    let src = Advection {
-        times: 30,
-        bad: false,
-    };
+    let src = Advection::lat_lon(30, false);
     let dir = tmp("lower");
     let mut t = setup(&src, &dir, 40, 0);
     t.section.curriculum.truncate(1);
@@ -276,10 +313,7 @@ fn a_few_steps_lower_the_loss_and_validation_reports_every_channel() {
 
 #[test]
 fn recomputed_rollout_gradients_equal_the_stored_ones() {
-    let src = Advection {
-        times: 30,
-        bad: false,
-    };
+    let src = Advection::lat_lon(30, false);
     let dir = tmp("recompute");
     let mut plain = setup(&src, &dir.join("a"), 1, 0);
     let mut recompute = setup(&src, &dir.join("b"), 1, 0);
@@ -312,10 +346,7 @@ fn recomputed_rollout_gradients_equal_the_stored_ones() {
 
 #[test]
 fn a_stop_request_checkpoints_the_completed_steps_and_returns() {
-    let src = Advection {
-        times: 30,
-        bad: false,
-    };
+    let src = Advection::lat_lon(30, false);
     let dir = tmp("stop");
     let mut t = setup(&src, &dir, 10, 0);
     let stop = t.stop.clone();
@@ -350,10 +381,7 @@ fn a_stop_request_checkpoints_the_completed_steps_and_returns() {
 
 #[test]
 fn resume_equals_uninterrupted_and_checkpoints_round_trip_bit_exactly() {
-    let src = Advection {
-        times: 30,
-        bad: false,
-    };
+    let src = Advection::lat_lon(30, false);
     // every loss option on, activation checkpointing, a curriculum
     let run = |dir: &Path| {
         let mut t = setup_with(&src, dir, 8, 3, every_loss_term());
@@ -427,18 +455,12 @@ fn resume_equals_uninterrupted_and_checkpoints_round_trip_bit_exactly() {
 
 #[test]
 fn nan_loss_stops_with_step_term_and_channel_and_keeps_the_checkpoint() {
-    let good = Advection {
-        times: 30,
-        bad: false,
-    };
+    let good = Advection::lat_lon(30, false);
     let dir = tmp("nan");
     let mut t = setup(&good, &dir, 2, 2);
     t.run(&mut |_, _| {}).unwrap();
     let before = checkpoint::list(&dir.join("ckpt")).unwrap();
-    let bad = Advection {
-        times: 30,
-        bad: true,
-    };
+    let bad = Advection::lat_lon(30, true);
     let mut t = setup(&bad, &dir, 4, 1);
     assert!(t.resume().unwrap());
     let err = t.run(&mut |_, _| {}).unwrap_err().to_string();
@@ -447,5 +469,45 @@ fn nan_loss_stops_with_step_term_and_channel_and_keeps_the_checkpoint() {
         "{err}"
     );
     assert_eq!(checkpoint::list(&dir.join("ckpt")).unwrap(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_loss_term_trains_on_an_octahedral_grid() {
+    // O8: 16 rings of 20 ... 48 points, 544 in all; fields [B, C, 544],
+    // AMSE through the reduced transform, gradients along and across rings
+    let src = Advection::on("o8", 30, false);
+    let dir = tmp("octahedral");
+    let config = LossConfig {
+        amse_running_normaliser: false, // so that the total can fall
+        ..every_loss_term()
+    };
+    let mut t = setup_with(&src, &dir, 30, 0, config);
+    t.section.curriculum.truncate(1);
+    let mut losses = Vec::new();
+    let mut terms = Vec::new();
+    t.run(&mut |m, _| {
+        losses.push(m.loss);
+        terms = m.terms.keys().cloned().collect();
+    })
+    .unwrap();
+    assert_eq!(
+        terms,
+        [
+            "amse",
+            "grad_x",
+            "grad_y",
+            "mse",
+            "wind_direction",
+            "wind_speed"
+        ]
+    );
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    let first: f64 = losses[..5].iter().sum::<f64>() / 5.0;
+    let last: f64 = losses[25..].iter().sum::<f64>() / 5.0;
+    assert!(last < first, "loss {first} -> {last}");
+    let v = t.validate().unwrap().unwrap();
+    assert_eq!(v.keys().cloned().collect::<Vec<_>>(), ["u10", "v10"]);
+    assert!(v.values().all(|r| r.is_finite() && *r > 0.0), "{v:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -239,14 +239,8 @@ impl Trainer {
     }
 
     fn shapes(&self) -> Shapes {
-        let (nlat, nlon) = self.train.grid_shape();
         let (cnf, cf) = self.train.channels();
-        Shapes {
-            nlat: nlat as i64,
-            nlon: nlon as i64,
-            non_forecast: cnf as i64,
-            forecast: cf as i64,
-        }
+        Shapes::new(&self.train.grid_shape(), cnf, cf)
     }
 
     /// Restores weights, optimiser state, the loss's running normaliser and

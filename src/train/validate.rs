@@ -10,7 +10,7 @@ use anyhow::Result;
 use fastnet_losses::mse::mse_per_channel;
 use tch::{Device, Kind, Tensor};
 
-use super::rollout::{stack, to_bcyx, Shapes};
+use super::rollout::{stack, to_loss_layout, Shapes};
 use super::source::SampleSource;
 use crate::dist::ProcessGroup;
 use crate::model::FastNet;
@@ -24,7 +24,9 @@ pub struct Validation<'a> {
     pub batch_size: usize,
     /// Batches per validation (0: none).
     pub batches: usize,
-    /// Cell-area weights per latitude ring (mean 1).
+    /// Cell-area weights along the grid's first axis, mean 1
+    /// ([`crate::loss_setup::LossSetup::area_weights`]): `[nlat]` per ring
+    /// on lat-lon grids, `[npoints]` per point on Gaussian grids.
     pub area_weights: &'a [f64],
     /// Forecast channel names and standard deviations (physical units).
     pub names: &'a [String],
@@ -49,6 +51,15 @@ impl Validation<'_> {
             return Ok(None);
         }
         let s = self.shapes;
+        let dims = s.grid.dims();
+        if self.area_weights.len() as i64 != dims[0] {
+            return Err(crate::error::FastnetError::BadShape {
+                what: "validation area weights".into(),
+                actual: vec![self.area_weights.len() as i64],
+                expected: vec![dims[0]],
+            }
+            .into());
+        }
         let (rank, world) = self.group.map_or((0, 1), |g| (g.rank(), g.world()));
         // `batches` global batches of `batch_size` per rank
         let picks = crate::loss_setup::spread(n, self.batches * self.batch_size * world);
@@ -66,8 +77,8 @@ impl Validation<'_> {
             let batch = stack(&samples, s, 1, device);
             let y = model.forward(&batch.input)?;
             let mse = mse_per_channel(
-                &to_bcyx(&y, s.nlat, s.nlon),
-                &to_bcyx(&batch.targets.get(0), s.nlat, s.nlon),
+                &to_loss_layout(&y, dims),
+                &to_loss_layout(&batch.targets.get(0), dims),
                 &w,
             )?;
             sum += mse.to_kind(Kind::Double);
