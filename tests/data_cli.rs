@@ -135,3 +135,95 @@ fn inspect_and_stats_on_a_folder() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn regrid_to_o8_then_inspect_and_stats_on_the_output() {
+    let dir = scratch_dir("cli-regrid");
+    let grid = Grid::equiangular(19, 36, true).unwrap();
+    let ts: Vec<i64> = (0..2).map(|k| T0 + 6 * 3600 * k).collect();
+    write_synthetic(
+        &dir.join("pl.nc"),
+        &grid,
+        &ts,
+        &["z", "t"],
+        &[500, 850],
+        &WriteOptions::old_cds(),
+    )
+    .unwrap();
+    write_synthetic(
+        &dir.join("sfc.nc"),
+        &grid,
+        &ts,
+        &["t2m"],
+        &[],
+        &WriteOptions::new_cds(),
+    )
+    .unwrap();
+    let out = dir.join("o8");
+    let run = fastnet(&[
+        "data",
+        "regrid",
+        "--grid",
+        "o8",
+        "--method",
+        "conservative",
+        dir.join("pl.nc").to_str().unwrap(),
+        dir.join("sfc.nc").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // 2 variables x 2 levels x 2 times + 2 times
+    assert!(
+        text.contains("regridded 10 fields in 2 files") && text.contains("O8"),
+        "{text}"
+    );
+    let inspected = fastnet(&["data", "inspect", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&inspected.stdout);
+    assert!(inspected.status.success(), "{text}");
+    assert!(
+        text.contains("octahedral reduced Gaussian O8 (16 rings, 544 points)"),
+        "{text}"
+    );
+    let json = dir.join("stats.json");
+    let stats = fastnet(&[
+        "stats",
+        "--data",
+        out.to_str().unwrap(),
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2020-01-01T06",
+        "-o",
+        json.to_str().unwrap(),
+        "--non-forecast",
+        "cos_lat",
+        "--forecast",
+        "z500,t2m",
+    ]);
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    assert!(Stats::load(&json).unwrap().grid.contains("O8"));
+    // a file already on O8 is refused with its name
+    let again = fastnet(&[
+        "data",
+        "regrid",
+        "--grid",
+        "o16",
+        out.join("sfc.nc").to_str().unwrap(),
+        "-o",
+        dir.join("o16").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success());
+    assert!(err.contains("already on a Gaussian grid"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

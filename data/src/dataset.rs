@@ -3,8 +3,9 @@
 //! plus reading one field in canonical orientation.
 //!
 //! Canonical orientation in memory: latitude north to south, longitude from
-//! 0 eastwards; a field is `[nlat * nlon]` f32, latitude-major, in the
-//! variable's physical units (orography in m).
+//! 0 eastwards; a field is `[nlat * nlon]` f32, latitude-major, on a
+//! lat-lon grid and `[npoints]` f32, ring by ring north to south, on a
+//! reduced Gaussian grid; in the variable's physical units (orography in m).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -257,8 +258,9 @@ impl Dataset {
     }
 
     /// Reads `var` at `level` (hPa; `None` for surface and static fields) and
-    /// time `t` (ignored for static fields) into `out`: `[nlat * nlon]`,
-    /// canonical orientation, physical units. `orography` is read from the
+    /// time `t` (ignored for static fields) into `out`: `[grid.len()]`
+    /// (`[nlat * nlon]` or `[npoints]`), canonical orientation, physical
+    /// units. `orography` is read from the
     /// surface geopotential and divided by g.
     pub fn read_field(
         &self,
@@ -342,23 +344,7 @@ impl Dataset {
         let v = nc
             .variable(&fv.file_name)
             .ok_or_else(|| DataError::read(&file.path, &fv.file_name, "variable vanished"))?;
-        let extents: Vec<std::ops::Range<usize>> = fv
-            .dims
-            .iter()
-            .enumerate()
-            .map(|(k, (_, len))| {
-                if Some(k) == fv.time_pos {
-                    ti..ti + 1
-                } else if Some(k) == fv.level_pos {
-                    let l = li.unwrap_or(0);
-                    l..l + 1
-                } else if k + 2 >= fv.dims.len() {
-                    0..*len
-                } else {
-                    0..1
-                }
-            })
-            .collect();
+        let extents = field_extents(fv, file.grid_dims.len(), ti, li.unwrap_or(0));
         let raw =
             read_raw(&v, fv, extents).map_err(|e| DataError::read(&file.path, &fv.file_name, e))?;
         drop(guard);
@@ -369,9 +355,12 @@ impl Dataset {
         }
         if let Some((count, first)) = bad {
             if self.missing == MissingPolicy::Error {
-                let lat = self.grid.latitudes_deg();
-                let lon = self.grid.longitudes_deg();
-                let nlon = lon.len();
+                let (lat, lon) = self
+                    .grid
+                    .point_lat_lon()
+                    .get(first)
+                    .copied()
+                    .unwrap_or((f64::NAN, f64::NAN));
                 return Err(DataError::MissingValues {
                     path: file.path.clone(),
                     variable: fv.file_name.clone(),
@@ -382,8 +371,8 @@ impl Dataset {
                         format_time(t)
                     },
                     count,
-                    lat: lat[first / nlon] as f32,
-                    lon: lon[first % nlon] as f32,
+                    lat: lat as f32,
+                    lon: lon as f32,
                 });
             }
         }
@@ -391,15 +380,41 @@ impl Dataset {
     }
 }
 
+/// The extents of one field of `fv`: time position `ti`, level position
+/// `li`, the first entry of other leading dimensions, and the whole of the
+/// last `grid_dims` (grid) dimensions.
+pub(crate) fn field_extents(
+    fv: &FileVar,
+    grid_dims: usize,
+    ti: usize,
+    li: usize,
+) -> Vec<std::ops::Range<usize>> {
+    fv.dims
+        .iter()
+        .enumerate()
+        .map(|(k, (_, len))| {
+            if Some(k) == fv.time_pos {
+                ti..ti + 1
+            } else if Some(k) == fv.level_pos {
+                li..li + 1
+            } else if k + grid_dims >= fv.dims.len() {
+                0..*len
+            } else {
+                0..1
+            }
+        })
+        .collect()
+}
+
 /// Raw values of one field in file orientation.
-enum Raw {
+pub(crate) enum Raw {
     I16(Vec<i16>),
     I32(Vec<i32>),
     F32(Vec<f32>),
     F64(Vec<f64>),
 }
 
-fn read_raw(
+pub(crate) fn read_raw(
     v: &netcdf::Variable,
     fv: &FileVar,
     extents: Vec<std::ops::Range<usize>>,
@@ -412,23 +427,30 @@ fn read_raw(
     })
 }
 
-/// Unpacks and reorients into `out`; NaN where missing. Returns the number
-/// of missing values and the canonical index of the first, if any.
-fn decode_into(
+/// Unpacks and reorients into `out` (`[grid.len()]`, canonical
+/// orientation); NaN where missing. Returns the number of missing values
+/// and the canonical index of the first, if any.
+pub(crate) fn decode_into(
     raw: &Raw,
     fv: &FileVar,
     file: &FileInfo,
     out: &mut [f32],
 ) -> Option<(usize, usize)> {
-    let Grid::Equiangular { nlat, nlon, .. } = file.grid else {
-        return None;
-    };
     let p = fv.packing;
-    match raw {
-        Raw::I16(r) => decode_rows(r, p, file, nlat, nlon, out),
-        Raw::I32(r) => decode_rows(r, p, file, nlat, nlon, out),
-        Raw::F32(r) => decode_rows(r, p, file, nlat, nlon, out),
-        Raw::F64(r) => decode_rows(r, p, file, nlat, nlon, out),
+    match file.grid {
+        Grid::Equiangular { nlat, nlon, .. } => match raw {
+            Raw::I16(r) => decode_rows(r, p, file, nlat, nlon, out),
+            Raw::I32(r) => decode_rows(r, p, file, nlat, nlon, out),
+            Raw::F32(r) => decode_rows(r, p, file, nlat, nlon, out),
+            Raw::F64(r) => decode_rows(r, p, file, nlat, nlon, out),
+        },
+        // Point layouts are stored in canonical order: a flat copy.
+        _ => match raw {
+            Raw::I16(r) => decode_flat(r, p, out),
+            Raw::I32(r) => decode_flat(r, p, out),
+            Raw::F32(r) => decode_flat(r, p, out),
+            Raw::F64(r) => decode_flat(r, p, out),
+        },
     }
     let mut count = 0;
     let mut first = None;
@@ -439,6 +461,24 @@ fn decode_into(
         }
     }
     first.map(|f| (count, f))
+}
+
+/// One stored value to its physical value; NaN where missing.
+#[inline]
+fn unpack(x: f64, p: &crate::scan::Packing, fill: f64, missing: f64) -> f32 {
+    if x.is_nan() || x == fill || x == missing {
+        f32::NAN
+    } else {
+        (x * p.scale + p.offset) as f32
+    }
+}
+
+fn decode_flat<T: Copy + Into<f64>>(raw: &[T], p: crate::scan::Packing, out: &mut [f32]) {
+    let fill = p.fill.unwrap_or(f64::NAN);
+    let missing = p.missing.unwrap_or(f64::NAN);
+    for (o, &x) in out.iter_mut().zip(raw) {
+        *o = unpack(x.into(), &p, fill, missing);
+    }
 }
 
 fn decode_rows<T: Copy + Into<f64>>(
@@ -459,12 +499,7 @@ fn decode_rows<T: Copy + Into<f64>>(
         // Canonical column j is stored at (j + shift) % nlon: two runs.
         let (tail, head) = src.split_at(shift);
         for (o, &x) in row.iter_mut().zip(head.iter().chain(tail)) {
-            let x: f64 = x.into();
-            *o = if x.is_nan() || x == fill || x == missing {
-                f32::NAN
-            } else {
-                (x * p.scale + p.offset) as f32
-            };
+            *o = unpack(x.into(), &p, fill, missing);
         }
     }
 }

@@ -37,6 +37,16 @@ pub enum DataError {
         expected: String,
     },
 
+    #[error("{path}: point dimension `values`: {found}; expected {expected}")]
+    ReducedGrid {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+
+    #[error("{what}: cannot regrid: {reason}")]
+    Regrid { what: String, reason: String },
+
     #[error("{path}: time unit {units:?} is not understood: expected \"hours|minutes|seconds|days since YYYY-MM-DD[ hh:mm:ss]\" with a standard/gregorian calendar")]
     BadTimeUnits { path: PathBuf, units: String },
 

@@ -1,6 +1,7 @@
 //! Deterministic synthetic ERA5-like data for tests and benchmarks: an
 //! analytic field per (variable, level, time, point) and helpers that write
-//! it in any layout through [`crate::writer`].
+//! it in any layout through [`crate::writer`], on lat-lon grids or on
+//! reduced Gaussian grids (O96, N48, ...: the `values` point layout).
 
 use std::path::Path;
 
@@ -43,7 +44,8 @@ pub fn value(var: &str, level: u32, t: Timestamp, lat_deg: f64, lon_deg: f64) ->
 }
 
 /// Canonical-orientation values of `var` on `grid` at `times`:
-/// `[time, level, lat, lon]` (one level `0` for surface variables).
+/// `[time, level, *grid.shape()]` — `[.., lat, lon]` or `[.., npoints]` in
+/// the grid's point order (one level `0` for surface variables).
 pub fn values(var: &str, levels: Option<&[u32]>, grid: &Grid, times: &[Timestamp]) -> Vec<f32> {
     let pts = grid.point_lat_lon();
     let lv: Vec<u32> = levels.map_or(vec![0], <[u32]>::to_vec);
@@ -92,8 +94,6 @@ pub fn write_synthetic(
     write_era5(path, grid, times, &data, opts)
 }
 
-/// A fresh, empty scratch folder under the system temp dir, unique per
-/// `name` and process.
 /// Writes the time-invariant fields `names` (of `lsm`, `z` — surface
 /// geopotential, whose orography follows the field `orography_source` —
 /// `sdor`, `slor`) at time `t`, as float32 in the old CDS layout.
@@ -169,6 +169,8 @@ pub fn write_fastnet_fixture(
     )
 }
 
+/// A fresh, empty scratch folder under the system temp dir, unique per
+/// `name` and process.
 pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("fastnet-data-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -10,7 +10,14 @@
 //! statistics; [`sample`] cuts windows and builds `[time, grid, channel]`
 //! samples; [`loader`] prefetches them on background threads. [`inspect`]
 //! backs `fastnet data inspect`; [`writer`] and [`fixture`] write
-//! ERA5-layout files.
+//! ERA5-layout files; [`regrid`] takes lat-lon fields and files to reduced
+//! Gaussian grids (`fastnet data regrid`).
+//!
+//! Grids: equiangular lat-lon files (`[.., latitude, longitude]`) and
+//! reduced Gaussian files in anemoi-inference's layout (`[.., values]` with
+//! per-point `latitude(values)`, `longitude(values)`) are read everywhere; a
+//! field in memory is flat, `[grid.len()]`, in the grid's canonical point
+//! order.
 
 pub mod catalogue;
 pub mod channels;
@@ -21,6 +28,8 @@ pub mod fixture;
 pub mod forcings;
 pub mod inspect;
 pub mod loader;
+pub mod reduced_grid;
+pub mod regrid;
 pub mod sample;
 pub mod scan;
 pub mod stats;

@@ -1,6 +1,20 @@
 //! Reads the metadata of one NetCDF file: layout, grid and its orientation,
 //! time axis, levels, and for every data variable its dimensions, units and
 //! packing. No field data is read here.
+//!
+//! Two grid layouts are recognised:
+//!
+//! * latitude-longitude: dimensions `latitude`/`lat` and `longitude`/`lon`
+//!   with 1-D coordinate variables; data variables end in `[lat, lon]`, in
+//!   any orientation (latitudes either way, longitudes rolled or signed);
+//! * reduced Gaussian (anemoi-inference's layout): one point dimension
+//!   `values` with per-point coordinate variables `latitude(values)` and
+//!   `longitude(values)` in degrees; data variables end in `values`. The
+//!   grid (O<N> or N<N>) is inferred from the ring structure and checked
+//!   against [`Grid`]'s Gauss–Legendre latitudes to [`GAUSSIAN_TOL_DEG`]
+//!   and against the point order (ring by ring north to south, longitudes
+//!   `360·k/len` from 0 within a ring, given in [0, 360) or [-180, 180)):
+//!   [`crate::reduced_grid`].
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +26,9 @@ use crate::catalogue::{self, VarInfo, VarKind};
 use crate::error::{DataError, Result};
 use crate::time::{format_time, CfTimeUnit, Timestamp};
 use crate::writer::Layout;
+
+use crate::reduced_grid::point_coord;
+pub use crate::reduced_grid::{gaussian_grid_of, GAUSSIAN_TOL_DEG, POINT_DIM};
 
 const LAT_NAMES: &[&str] = &["latitude", "lat"];
 const LON_NAMES: &[&str] = &["longitude", "lon"];
@@ -72,8 +89,9 @@ pub struct FileVar {
     pub units: Option<String>,
     /// Pressure levels in hPa, file order.
     pub levels: Option<Vec<u32>>,
-    /// Dimension (name, length) in file order; the last two are latitude and
-    /// longitude.
+    /// Dimension (name, length) in file order; the last ones are the grid
+    /// dimensions ([`FileInfo::grid_dims`]: latitude and longitude, or the
+    /// point dimension `values`).
     pub dims: Vec<(String, usize)>,
     pub time_pos: Option<usize>,
     pub level_pos: Option<usize>,
@@ -89,9 +107,17 @@ pub struct FileInfo {
     pub format: &'static str,
     /// The grid in canonical orientation.
     pub grid: Grid,
-    /// Latitudes are stored south to north.
+    /// Names of the grid dimensions in the file, in the order data variables
+    /// end with them: `[lat, lon]` (e.g. `["latitude", "longitude"]`) or
+    /// `["values"]` for a reduced Gaussian grid.
+    pub grid_dims: Vec<String>,
+    /// Names of the coordinate variables of latitude and longitude.
+    pub coord_vars: [String; 2],
+    /// Latitudes are stored south to north (lat-lon grids only; always false
+    /// for point layouts, which are stored in canonical order).
     pub lat_flipped: bool,
-    /// Canonical column `j` is stored at column `(j + lon_shift) % nlon`.
+    /// Canonical column `j` is stored at column `(j + lon_shift) % nlon`
+    /// (lat-lon grids only; 0 for point layouts).
     pub lon_shift: usize,
     /// Times of the file's time axis (empty without one).
     pub times: Vec<Timestamp>,
@@ -255,23 +281,36 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
     if format == "netCDF3" {
         check_classic_size(path, &f)?;
     }
-    let (lat_dim, _) = find_dim(&f, LAT_NAMES).ok_or_else(|| {
-        bad(
-            path,
-            "no latitude dimension",
-            "a dimension `latitude` or `lat`",
-        )
-    })?;
-    let (lon_dim, _) = find_dim(&f, LON_NAMES).ok_or_else(|| {
-        bad(
-            path,
-            "no longitude dimension",
-            "a dimension `longitude` or `lon`",
-        )
-    })?;
-    let lat = coord(&f, path, lat_dim)?;
-    let lon = coord(&f, path, lon_dim)?;
-    let (grid, lat_flipped, lon_shift) = grid_of(path, &lat, &lon)?;
+    let lat_lon = (find_dim(&f, LAT_NAMES), find_dim(&f, LON_NAMES));
+    let (grid, grid_dims, coord_vars, lat_flipped, lon_shift) = match lat_lon {
+        (Some((lat_dim, _)), Some((lon_dim, _))) => {
+            let lat = coord(&f, path, lat_dim)?;
+            let lon = coord(&f, path, lon_dim)?;
+            let (grid, flipped, shift) = grid_of(path, &lat, &lon)?;
+            let names = [lat_dim.to_string(), lon_dim.to_string()];
+            (grid, names.to_vec(), names, flipped, shift)
+        }
+        _ if f.dimension(POINT_DIM).is_some() => {
+            let (lat_var, lat) = point_coord(&f, path, LAT_NAMES)?;
+            let (lon_var, lon) = point_coord(&f, path, LON_NAMES)?;
+            let grid = gaussian_grid_of(path, &lat, &lon)?;
+            (grid, vec![POINT_DIM.to_string()], [lat_var, lon_var], false, 0)
+        }
+        (None, _) => {
+            return Err(bad(
+                path,
+                "no latitude dimension",
+                "a dimension `latitude` or `lat` (lat-lon grids) or a point dimension `values` (reduced Gaussian grids)",
+            ))
+        }
+        (Some(_), None) => {
+            return Err(bad(
+                path,
+                "no longitude dimension",
+                "a dimension `longitude` or `lon`",
+            ))
+        }
+    };
 
     let time_dim = find_dim(&f, TIME_NAMES).map(|d| d.0);
     let level_dim = find_dim(&f, LEVEL_NAMES).map(|d| d.0);
@@ -331,24 +370,28 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
         let dims: Vec<(String, usize)> =
             v.dimensions().iter().map(|d| (d.name(), d.len())).collect();
         let n = dims.len();
+        let g = grid_dims.len();
         let has = |name: &str| dims.iter().any(|d| d.0 == name);
-        if !(has(lat_dim) && has(lon_dim)) || n < 2 {
+        let name = v.name();
+        if !grid_dims.iter().all(|d| has(d)) || n < g || coord_vars.contains(&name) {
             continue;
         }
-        let name = v.name();
-        if dims[n - 2].0 != lat_dim || dims[n - 1].0 != lon_dim {
+        if dims[n - g..].iter().map(|d| &d.0).ne(grid_dims.iter()) {
             return Err(bad(
                 path,
                 format!(
                     "variable {name} has dimensions {:?}",
                     dims.iter().map(|d| &d.0).collect::<Vec<_>>()
                 ),
-                format!("[..., {lat_dim}, {lon_dim}] with latitude and longitude last"),
+                format!(
+                    "[..., {}] with the grid dimensions last",
+                    grid_dims.join(", ")
+                ),
             ));
         }
         let mut time_pos = None;
         let mut level_pos = None;
-        for (k, (dn, len)) in dims[..n - 2].iter().enumerate() {
+        for (k, (dn, len)) in dims[..n - g].iter().enumerate() {
             if Some(dn.as_str()) == time_dim {
                 time_pos = Some(k);
             } else if Some(dn.as_str()) == level_dim {
@@ -423,6 +466,8 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
         layout,
         format,
         grid,
+        grid_dims,
+        coord_vars,
         lat_flipped,
         lon_shift,
         times,

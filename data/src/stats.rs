@@ -8,7 +8,9 @@
 //! `W = W_a + W_b`, `m = m_a + (m_b − m_a) W_b / W`,
 //! `M2 = M2_a + M2_b + (m_b − m_a)² W_a W_b / W`; `std = sqrt(M2 / W)`
 //! (population form). Weights are [`fastnet_mesh::Grid::area_weights`]
-//! (cell areas, mean 1). Times used are those of the data in `[from, to]`
+//! (cell areas per point, mean 1: on lat-lon grids the ring's cell area, on
+//! reduced Gaussian grids the ring's Gauss–Legendre weight over its number
+//! of points). Times used are those of the data in `[from, to]`
 //! that fall on the `step` grid (every 6 h from 00 UTC by default) and have
 //! every channel; the change statistic uses pairs `(t − step, t)` both
 //! usable.

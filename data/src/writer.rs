@@ -1,6 +1,13 @@
 //! Writes ERA5-layout NetCDF files, in the old or the new CDS layout, packed
 //! int16 or float32, in canonical or flipped orientation. The tests use it to
 //! generate their fixtures; commands use it to write output.
+//!
+//! On a lat-lon grid data variables end in `[latitude, longitude]` with 1-D
+//! coordinates; on a reduced Gaussian grid (O96, N48, ...) they end in one
+//! point dimension `values` (anemoi-inference's layout), ring by ring north
+//! to south, with per-point coordinates `latitude(values)` (degrees_north)
+//! and `longitude(values)` (degrees_east) and the global attribute
+//! `grid = "O96"`.
 
 use std::ops::Range;
 use std::path::Path;
@@ -42,9 +49,12 @@ pub struct WriteOptions {
     pub netcdf3: bool,
     /// zlib level 1-9 (netCDF4 only); 0 for none.
     pub deflate: i32,
-    /// Latitudes stored south to north (WeatherBench files).
+    /// Latitudes stored south to north (WeatherBench files; lat-lon grids
+    /// only).
     pub lat_ascending: bool,
-    /// Longitudes stored as -180..180 instead of 0..360.
+    /// Longitudes stored as -180..180 instead of 0..360 (on lat-lon grids
+    /// the columns are rolled to start at -180; on reduced grids the point
+    /// order is kept and only the values change).
     pub lon_signed: bool,
     /// Overrides the layout's time unit (e.g. `days since 2000-01-01`);
     /// the time coordinate is then float64.
@@ -88,14 +98,70 @@ pub struct VarData {
     pub units: String,
     /// Pressure levels in hPa, `None` for a surface variable.
     pub levels: Option<Vec<u32>>,
-    /// Values in canonical orientation, `[time, level, lat, lon]` (or
-    /// `[time, lat, lon]`), lat north to south, lon from 0 east; NaN marks a
-    /// missing value.
+    /// Values in canonical orientation, `[time, level, *grid.shape()]` (or
+    /// `[time, *grid.shape()]`): `[.., lat, lon]` lat north to south, lon
+    /// from 0 east, or `[.., npoints]` ring by ring north to south on a
+    /// reduced Gaussian grid; NaN marks a missing value.
     pub values: Vec<f32>,
 }
 
-/// Writes `vars` on the equiangular `grid` at `times` to `path` (replacing
-/// it) in the layout of `opts`, atomically: a temporary file renamed into
+/// The short name ECMWF gives a Gaussian grid, `O96` or `N48`; `None` for
+/// other grids.
+pub fn gaussian_name(grid: &Grid) -> Option<String> {
+    grid.spec().filter(|_| grid.is_gaussian())
+}
+
+/// Adds the per-point coordinate variables of a reduced grid,
+/// `latitude(values)` and `longitude(values)` (f64 degrees, CF units and
+/// standard names), on an existing dimension `values` of `grid.len()`
+/// points, and the global attribute `grid` (`"O96"`). `lon_signed` stores
+/// longitudes in [-180, 180). Define mode only defines; call
+/// [`put_point_coordinates`] to write the values.
+pub fn define_point_coordinates(f: &mut netcdf::FileMut, grid: &Grid) -> netcdf::Result<()> {
+    for (name, units) in [("latitude", "degrees_north"), ("longitude", "degrees_east")] {
+        let mut v = f.add_variable::<f64>(name, &[crate::scan::POINT_DIM])?;
+        v.put_attribute("units", units)?;
+        v.put_attribute("standard_name", name)?;
+        v.put_attribute("long_name", name)?;
+    }
+    if let Some(name) = gaussian_name(grid) {
+        f.add_attribute("grid", name.as_str())?;
+    }
+    Ok(())
+}
+
+/// Writes the values of the coordinates defined by
+/// [`define_point_coordinates`]: per point, ring by ring north to south.
+pub fn put_point_coordinates(
+    f: &mut netcdf::FileMut,
+    grid: &Grid,
+    lon_signed: bool,
+) -> netcdf::Result<()> {
+    let pts = grid.point_lat_lon();
+    let lat: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let lon: Vec<f64> = pts
+        .iter()
+        .map(|p| {
+            let l = p.1.rem_euclid(360.0);
+            if lon_signed && l >= 180.0 {
+                l - 360.0
+            } else {
+                l
+            }
+        })
+        .collect();
+    let n = pts.len();
+    for (name, vals) in [("latitude", &lat), ("longitude", &lon)] {
+        match f.variable_mut(name) {
+            Some(mut v) => v.put_values(vals, 0..n)?,
+            None => return Err(netcdf::Error::from(format!("variable {name} vanished"))),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `vars` on `grid` (lat-lon or reduced Gaussian) at `times` to
+/// `path` (replacing it) in the layout of `opts`, atomically: a temporary file renamed into
 /// place when complete ([`fastnet_mesh::atomic`]).
 pub fn write_era5(
     path: &Path,
@@ -126,12 +192,28 @@ fn write_era5_at(
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let Grid::Equiangular { nlat, nlon, .. } = *grid else {
-        return Err(DataError::Write {
-            path: path.to_path_buf(),
-            reason: "only equiangular grids can be written".into(),
-        });
+    // (nlat, nlon) of a lat-lon grid; None for the point layout.
+    let lat_lon = match *grid {
+        Grid::Equiangular { nlat, nlon, .. } => Some((nlat, nlon)),
+        Grid::Gaussian { .. } if !opts.lat_ascending => None,
+        Grid::Gaussian { .. } => {
+            return Err(DataError::Write {
+                path: path.to_path_buf(),
+                reason: "lat_ascending applies to lat-lon grids only; reduced grids are stored north to south".into(),
+            })
+        }
+        Grid::Points { .. } => {
+            return Err(DataError::Write {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "{} cannot be written: ERA5-layout files hold lat-lon or Gaussian grids",
+                    grid.describe()
+                ),
+            })
+        }
     };
+    let npoints = grid.len();
+    let (nlat, nlon) = lat_lon.unwrap_or((1, npoints));
     let (tdim, ldim, tunits) = match opts.layout {
         Layout::OldCds => ("time", "level", "hours since 1900-01-01 00:00:00.0"),
         Layout::NewCds => ("valid_time", "pressure_level", "seconds since 1970-01-01"),
@@ -144,13 +226,22 @@ fn write_era5_at(
     let mut f = netcdf::create_with(file, options).map_err(werr)?;
 
     // Coordinates in file orientation.
-    let mut lat = grid.latitudes_deg();
+    // (Lat-lon grids only; reduced grids write per-point coordinates.)
+    let mut lat = if lat_lon.is_some() {
+        grid.latitudes_deg()
+    } else {
+        Vec::new()
+    };
     if opts.lat_ascending {
         lat.reverse();
     }
     let lon0 = grid.longitudes_deg();
-    let shift = if opts.lon_signed { nlon / 2 } else { 0 };
-    let lon: Vec<f64> = (0..nlon)
+    let shift = if opts.lon_signed && lat_lon.is_some() {
+        nlon / 2
+    } else {
+        0
+    };
+    let lon: Vec<f64> = (0..lat_lon.map_or(0, |d| d.1))
         .map(|j| {
             let l = lon0[(j + shift) % nlon];
             if opts.lon_signed && l >= 180.0 {
@@ -183,8 +274,15 @@ fn write_era5_at(
     if let Some(l) = &all_levels {
         f.add_dimension(ldim, l.len()).map_err(werr)?;
     }
-    f.add_dimension("latitude", nlat).map_err(werr)?;
-    f.add_dimension("longitude", nlon).map_err(werr)?;
+    let grid_dims: &[&str] = if lat_lon.is_some() {
+        f.add_dimension("latitude", nlat).map_err(werr)?;
+        f.add_dimension("longitude", nlon).map_err(werr)?;
+        &["latitude", "longitude"]
+    } else {
+        f.add_dimension(crate::scan::POINT_DIM, npoints)
+            .map_err(werr)?;
+        &[crate::scan::POINT_DIM]
+    };
     f.add_attribute("Conventions", "CF-1.7").map_err(werr)?;
 
     let time_unit_text = opts
@@ -228,9 +326,14 @@ fn write_era5_at(
         };
         v.put_attribute("units", units).map_err(werr)?;
     }
-    for (name, units) in [("latitude", "degrees_north"), ("longitude", "degrees_east")] {
-        let mut v = f.add_variable::<f64>(name, &[name]).map_err(werr)?;
-        v.put_attribute("units", units).map_err(werr)?;
+    if lat_lon.is_some() {
+        for (name, units) in [("latitude", "degrees_north"), ("longitude", "degrees_east")] {
+            let mut v = f.add_variable::<f64>(name, &[name]).map_err(werr)?;
+            v.put_attribute("units", units).map_err(werr)?;
+            v.put_attribute("standard_name", name).map_err(werr)?;
+        }
+    } else {
+        define_point_coordinates(&mut f, grid).map_err(werr)?;
     }
     let new_extras = opts.layout == Layout::NewCds && !opts.netcdf3;
     if new_extras {
@@ -240,12 +343,16 @@ fn write_era5_at(
     let mut packed_params = Vec::with_capacity(vars.len());
     for var in vars {
         let nl = var.levels.as_ref().map_or(1, Vec::len);
-        let expected = nt * nl * nlat * nlon;
+        let expected = nt * nl * npoints;
         if var.values.len() != expected {
+            let shape = match lat_lon {
+                Some(_) => format!("lat {nlat}, lon {nlon}"),
+                None => format!("points {npoints}"),
+            };
             return Err(DataError::Write {
                 path: path.to_path_buf(),
                 reason: format!(
-                    "{}: {} values given, [time {nt}, level {nl}, lat {nlat}, lon {nlon}] needs {expected}",
+                    "{}: {} values given, [time {nt}, level {nl}, {shape}] needs {expected}",
                     var.name,
                     var.values.len()
                 ),
@@ -256,7 +363,7 @@ fn write_era5_at(
         if var.levels.is_some() {
             dims.push(ldim);
         }
-        dims.extend(["latitude", "longitude"]);
+        dims.extend(grid_dims);
         let mut v = match opts.encoding {
             Encoding::PackedInt16 => f.add_variable::<i16>(&var.name, &dims),
             Encoding::Float32 => f.add_variable::<f32>(&var.name, &dims),
@@ -314,8 +421,12 @@ fn write_era5_at(
             put(&mut f, ldim, &|v| v.put_values(&vals, 0..l.len()))?;
         }
     }
-    put(&mut f, "latitude", &|v| v.put_values(&lat, 0..nlat))?;
-    put(&mut f, "longitude", &|v| v.put_values(&lon, 0..nlon))?;
+    if lat_lon.is_some() {
+        put(&mut f, "latitude", &|v| v.put_values(&lat, 0..nlat))?;
+        put(&mut f, "longitude", &|v| v.put_values(&lon, 0..nlon))?;
+    } else {
+        put_point_coordinates(&mut f, grid, opts.lon_signed).map_err(werr)?;
+    }
     if new_extras {
         put(&mut f, "number", &|v| v.put_value(0i64, ()))?;
         put(&mut f, "expver", &|v| {
@@ -324,25 +435,33 @@ fn write_era5_at(
     }
     let extra_count: usize = opts.extra_dims.iter().map(|(_, n)| *n).product();
     for (var, &(scale, offset)) in vars.iter().zip(&packed_params) {
-        // Reorient to file order.
+        // Reorient to file order (reduced grids are stored as they are).
         let mut data = vec![0f32; var.values.len()];
-        for (block_out, block_in) in data
-            .chunks_mut(nlat * nlon)
-            .zip(var.values.chunks(nlat * nlon))
-        {
-            for i in 0..nlat {
-                let src_i = if opts.lat_ascending { nlat - 1 - i } else { i };
-                for j in 0..nlon {
-                    block_out[i * nlon + j] = block_in[src_i * nlon + (j + shift) % nlon];
+        if lat_lon.is_some() {
+            for (block_out, block_in) in data
+                .chunks_mut(nlat * nlon)
+                .zip(var.values.chunks(nlat * nlon))
+            {
+                for i in 0..nlat {
+                    let src_i = if opts.lat_ascending { nlat - 1 - i } else { i };
+                    for j in 0..nlon {
+                        block_out[i * nlon + j] = block_in[src_i * nlon + (j + shift) % nlon];
+                    }
                 }
             }
+        } else {
+            data.copy_from_slice(&var.values);
         }
         let mut ext: Vec<Range<usize>> = opts.extra_dims.iter().map(|_| 0..1).collect();
         ext.push(0..nt);
         if let Some(l) = &var.levels {
             ext.push(0..l.len());
         }
-        ext.extend([0..nlat, 0..nlon]);
+        if lat_lon.is_some() {
+            ext.extend([0..nlat, 0..nlon]);
+        } else {
+            ext.push(0..npoints);
+        }
         let packed: Vec<i16> = match opts.encoding {
             Encoding::PackedInt16 => data
                 .iter()

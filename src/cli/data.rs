@@ -1,11 +1,17 @@
-//! `fastnet data inspect`.
+//! `fastnet data inspect` and `fastnet data regrid`.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use fastnet_data::dataset::expand_paths;
 use fastnet_data::inspect::{check_values, inspect, Inspection, TimeSummary};
+use fastnet_data::regrid::{count_fields, Method, Regridder};
+use fastnet_data::scan::scan_file;
 use fastnet_data::Dataset;
+use fastnet_mesh::Grid;
 
 use super::progress::bar;
 
@@ -14,6 +20,31 @@ pub enum DataCommand {
     /// Print variables, levels, grid, time coverage and step, gaps and
     /// packing per file and merged; exit non-zero with one line per problem.
     Inspect(InspectArgs),
+    /// Regrid lat-lon NetCDF files (ERA5, WeatherBench) to a reduced
+    /// Gaussian grid (O96, N320, ...): one file per input, of the same name,
+    /// in the output folder, in anemoi-inference's layout (a point
+    /// dimension `values` with per-point latitude and longitude).
+    Regrid(RegridArgs),
+}
+
+#[derive(Args)]
+pub struct RegridArgs {
+    /// Lat-lon NetCDF files, folders (their *.nc files) or glob patterns.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Target grid: o96, O320, n48, ... (any oN or nN).
+    #[arg(long)]
+    grid: String,
+    /// Output folder (created if absent).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// bilinear (in latitude-longitude, default) or conservative (first
+    /// order; preserves the area mean).
+    #[arg(long, default_value = "bilinear", value_parser = ["bilinear", "conservative"])]
+    method: String,
+    /// Print one JSON report per file instead of the summary line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -33,7 +64,65 @@ pub struct InspectArgs {
 pub fn run(cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::Inspect(args) => run_inspect(args),
+        DataCommand::Regrid(args) => run_regrid(args),
     }
+}
+
+fn run_regrid(args: RegridArgs) -> Result<()> {
+    let start = Instant::now();
+    let target = Grid::from_spec(&args.grid).with_context(|| format!("--grid {}", args.grid))?;
+    let method: Method = args.method.parse()?;
+    let mut regridder = Regridder::new(target, method)?;
+    let inputs = expand_paths(&args.paths)?;
+    let mut plans = Vec::with_capacity(inputs.len());
+    let mut names = BTreeSet::new();
+    for path in &inputs {
+        let info = scan_file(path)?;
+        let name = path
+            .file_name()
+            .with_context(|| format!("{}: not a file name", path.display()))?
+            .to_owned();
+        if !names.insert(name.clone()) {
+            bail!(
+                "two inputs are named {}; their outputs in {} would collide",
+                name.to_string_lossy(),
+                args.output.display()
+            );
+        }
+        plans.push((args.output.join(&name), info));
+    }
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let total: usize = plans.iter().map(|(_, info)| count_fields(info)).sum();
+    let pb = bar(total as u64, "fields");
+    let mut reports = Vec::with_capacity(plans.len());
+    for (out, info) in &plans {
+        pb.set_message(info.path.display().to_string());
+        // (the library's errors name the file)
+        let report = regridder.regrid_scanned(info, out, &mut || pb.inc(1))?;
+        reports.push(report);
+    }
+    pb.finish_and_clear();
+    for r in &reports {
+        for d in &r.dropped {
+            eprintln!("warning: {}: dropped {d}", r.input.display());
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        let sources: BTreeSet<&str> = reports.iter().map(|r| r.source_grid.as_str()).collect();
+        let fields: usize = reports.iter().map(|r| r.fields).sum();
+        println!(
+            "regridded {fields} fields in {} files from {} to {} ({method}) in {:.1} s -> {}",
+            reports.len(),
+            sources.into_iter().collect::<Vec<_>>().join(", "),
+            regridder.target().describe(),
+            start.elapsed().as_secs_f64(),
+            args.output.display()
+        );
+    }
+    Ok(())
 }
 
 fn run_inspect(args: InspectArgs) -> Result<()> {
