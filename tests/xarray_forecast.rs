@@ -2,6 +2,10 @@
 //! wrote: `init_time` and `valid_time` as datetime64, `lead_time` as
 //! timedelta64, latitude from 90 to -90, and the field values unchanged.
 //!
+//! On an octahedral grid the file has one `values` point dimension with
+//! per-point latitude and longitude coordinates, as anemoi-inference writes
+//! reduced grids; xarray must see those as coordinates of every variable.
+//!
 //! One test in this binary, so its NetCDF writes need no lock.
 
 use std::process::Command;
@@ -67,6 +71,55 @@ for var, level, i, l, y, x, value in want["values"]:
 check(bool(np.isnan(ds["t"].sel(level=500).values).all()), "t at 500 hPa is not all NaN")
 "#;
 
+/// The point-dimension layout: dims, per-point coordinates, values by point.
+const CHECK_POINTS: &str = r#"
+import json, sys, warnings
+import numpy as np
+import xarray as xr
+
+path, want = sys.argv[1], json.loads(sys.argv[2])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    ds = xr.open_dataset(path)
+    ds.load()
+if caught:
+    for w in caught:
+        print(f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})", file=sys.stderr)
+    sys.exit(f"xarray {xr.__version__} warned {len(caught)} time(s) opening {path}")
+
+def check(ok, what):
+    if not ok:
+        sys.exit(f"{what}\n{ds}")
+
+check(ds.attrs.get("grid") == want["grid"], f"grid attribute {ds.attrs.get('grid')!r}")
+check(ds.sizes["values"] == len(want["latitudes"]), f"values dimension {ds.sizes}")
+for var in ("z", "t2m"):
+    da = ds[var]
+    check(da.dims[-1] == "values" and "latitude" in da.coords and "longitude" in da.coords,
+          f"{var}: dims {da.dims}, coords {list(da.coords)}")
+check(np.allclose(ds["latitude"].values, want["latitudes"], rtol=0, atol=1e-9), "latitudes")
+check(np.allclose(ds["longitude"].values, want["longitudes"], rtol=0, atol=1e-9), "longitudes")
+for var, level, p, value in want["values"]:
+    da = ds[var] if level is None else ds[var].sel(level=level)
+    got = da.isel(init_time=0, lead_time=0, values=p).values
+    check(got == np.float32(value), f"{var} level {level} at point {p}: {got} != {value}")
+"#;
+
+fn run_check(python: &str, script: &str, path: &std::path::Path, want: &serde_json::Value) {
+    let out = Command::new(python)
+        .args(["-c", script, path.to_str().unwrap(), &want.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("running {python}: {e} (run scripts/setup.sh)"));
+    assert!(
+        out.status.success(),
+        "{python}: xarray check of {} failed ({}):\n{}{}",
+        path.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn forecast_file_opens_in_xarray_without_warnings() {
     let python = std::env::var("FASTNET_PYTHON").expect(
@@ -119,18 +172,36 @@ fn forecast_file_opens_in_xarray_without_warnings() {
             at("t2m", None, 3, 0, 2, 5, 11),
         ],
     });
-    let out = Command::new(&python)
-        .args(["-c", CHECK, path.to_str().unwrap(), &want.to_string()])
-        .output()
-        .unwrap_or_else(|e| panic!("running {python}: {e} (run scripts/setup.sh)"));
-    assert!(
-        out.status.success(),
-        "{python}: xarray check of {} failed ({}):\n{}{}",
-        path.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_check(&python, CHECK, &path, &want);
+
+    // the same on O8, on one `values` point dimension
+    let set = ChannelSet::from_names(&[], &["z500", "t2m"]).unwrap();
+    let grid = Grid::from_spec("o8").unwrap();
+    let layout = ForecastLayout {
+        grid: grid.clone(),
+        vars: vars_of(&set).unwrap(),
+        init_times: vec![init_times[0]],
+        lead_hours: vec![6],
+        attributes: vec![],
+    };
+    let path = dir.join("forecast_o8.nc");
+    let mut w = ForecastWriter::create(&path, layout, &set).unwrap();
+    let state: Vec<f32> = (0..grid.len())
+        .flat_map(|p| (0..2).map(move |c| value(0, 0, p, c)))
+        .collect();
+    w.write(0, 0, &state).unwrap();
+    w.finish().unwrap();
+    let want = serde_json::json!({
+        "grid": "O8",
+        "latitudes": grid.latitudes_deg(),
+        "longitudes": grid.longitudes_deg(),
+        "values": [
+            ["z", 500, 0, value(0, 0, 0, 0) as f64],
+            ["z", 500, 321, value(0, 0, 321, 0) as f64],
+            ["t2m", null, grid.len() - 1, value(0, 0, grid.len() - 1, 1) as f64],
+        ],
+    });
+    run_check(&python, CHECK_POINTS, &path, &want);
     if std::env::var_os("FASTNET_KEEP_TEST_OUTPUT").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! dimensions: init_time, lead_time, level (if any upper-air variable), latitude, longitude
+//!             (Gaussian grids: one point dimension `values` instead of latitude, longitude)
 //! double init_time(init_time)   "hours since 1970-01-01 00:00:00", standard_name forecast_reference_time
 //! double lead_time(lead_time)   "hours", standard_name forecast_period
 //! double valid_time(init_time, lead_time)  "hours since 1970-01-01 00:00:00", standard_name time
@@ -11,6 +12,12 @@
 //! double longitude(longitude)   degrees_east, 0 -> 360
 //! float  z(init_time, lead_time, level, latitude, longitude)   ERA5 short names and units
 //! float  t2m(init_time, lead_time, latitude, longitude)
+//!
+//! On a Gaussian grid (O96, N320, ...) the two grid dimensions are one
+//! `values` dimension, ring by ring north to south as anemoi-inference and
+//! ECMWF write reduced grids, with per-point coordinates
+//! double latitude(values), longitude(values) and the global attribute
+//! `grid = "O96"`; every variable ends in `values` instead.
 //! global: Conventions, title, source (fastnet version), checkpoint, graph_sha256, history
 //! ```
 //!
@@ -41,7 +48,8 @@ pub struct ForecastVar {
 /// What a forecast file holds.
 #[derive(Clone, Debug)]
 pub struct ForecastLayout {
-    /// Equiangular grid (latitude north to south).
+    /// Equiangular grid (latitude north to south) or Gaussian grid (ring by
+    /// ring north to south).
     pub grid: Grid,
     pub vars: Vec<ForecastVar>,
     pub init_times: Vec<Timestamp>,
@@ -116,6 +124,19 @@ fn union_levels(vars: &[ForecastVar]) -> Vec<u32> {
     l
 }
 
+/// The grid dimensions of a forecast file on `grid`: `[("latitude", nlat),
+/// ("longitude", nlon)]` or `[("values", npoints)]`.
+fn grid_dims(grid: &Grid) -> Result<Vec<(&'static str, usize)>> {
+    match grid {
+        Grid::Equiangular { nlat, nlon, .. } => Ok(vec![("latitude", *nlat), ("longitude", *nlon)]),
+        Grid::Gaussian { .. } => Ok(vec![("values", grid.len())]),
+        Grid::Points { .. } => bail!(
+            "forecast files need a latitude-longitude or Gaussian grid, not {}",
+            grid.describe()
+        ),
+    }
+}
+
 /// Writes a forecast file one (init time, lead time) state at a time.
 pub struct ForecastWriter {
     /// `None` once finished.
@@ -135,9 +156,7 @@ impl ForecastWriter {
         layout: ForecastLayout,
         channels: &ChannelSet,
     ) -> Result<ForecastWriter> {
-        let Grid::Equiangular { nlat, nlon, .. } = layout.grid else {
-            bail!("forecast files need an equiangular grid")
-        };
+        let dims = grid_dims(&layout.grid)?;
         let levels = union_levels(&layout.vars);
         let slots = channel_slots(channels, &layout.vars, &levels)?;
         let tmp = fastnet_mesh::atomic::temp_path(path);
@@ -150,9 +169,13 @@ impl ForecastWriter {
         if !levels.is_empty() {
             f.add_dimension("level", levels.len()).with_context(ctx)?;
         }
-        f.add_dimension("latitude", nlat).with_context(ctx)?;
-        f.add_dimension("longitude", nlon).with_context(ctx)?;
+        for &(name, len) in &dims {
+            f.add_dimension(name, len).with_context(ctx)?;
+        }
         f.add_attribute("Conventions", "CF-1.8").with_context(ctx)?;
+        if let Some(name) = fastnet_data::writer::gaussian_name(&layout.grid) {
+            f.add_attribute("grid", name.as_str()).with_context(ctx)?;
+        }
         f.add_attribute("title", "fastnet forecast")
             .with_context(ctx)?;
         f.add_attribute(
@@ -244,34 +267,43 @@ impl ForecastWriter {
                 ],
             )?;
         }
+        let (lat_dim, lon_dim) = match dims.as_slice() {
+            [(only, _)] => (*only, *only),
+            _ => ("latitude", "longitude"),
+        };
         coord(
             &mut f,
             "latitude",
-            &["latitude"],
+            &[lat_dim],
             &layout.grid.latitudes_deg(),
             &[("units", "degrees_north"), ("standard_name", "latitude")],
         )?;
         coord(
             &mut f,
             "longitude",
-            &["longitude"],
+            &[lon_dim],
             &layout.grid.longitudes_deg(),
             &[("units", "degrees_east"), ("standard_name", "longitude")],
         )?;
+        let point_coords = if dims.len() == 1 {
+            "valid_time latitude longitude"
+        } else {
+            "valid_time"
+        };
         for var in &layout.vars {
-            let dims: Vec<&str> = if var.levels.is_some() {
-                vec!["init_time", "lead_time", "level", "latitude", "longitude"]
-            } else {
-                vec!["init_time", "lead_time", "latitude", "longitude"]
-            };
-            let mut v = f.add_variable::<f32>(&var.name, &dims).with_context(ctx)?;
+            let mut vdims = vec!["init_time", "lead_time"];
+            if var.levels.is_some() {
+                vdims.push("level");
+            }
+            vdims.extend(dims.iter().map(|d| d.0));
+            let mut v = f.add_variable::<f32>(&var.name, &vdims).with_context(ctx)?;
             v.set_fill_value(f32::NAN).with_context(ctx)?;
             if let Some(info) = catalogue::by_short(&var.name) {
                 v.put_attribute("units", info.units[0]).with_context(ctx)?;
                 v.put_attribute("long_name", info.long_name)
                     .with_context(ctx)?;
             }
-            v.put_attribute("coordinates", "valid_time")
+            v.put_attribute("coordinates", point_coords)
                 .with_context(ctx)?;
             if let Some(ls) = &var.levels {
                 // the levels this variable really has (the shared axis is the union)
@@ -323,7 +355,7 @@ impl ForecastWriter {
             if let Some(li) = li {
                 ext.push(li..li + 1);
             }
-            ext.extend([0..shape[0], 0..shape[1]]);
+            ext.extend(shape.iter().map(|&n| 0..n));
             v.put_values(&field, ext)
                 .with_context(|| format!("writing {name} to {}", self.tmp.display()))?;
         }
@@ -387,6 +419,31 @@ fn read_f64(f: &netcdf::File, path: &Path, name: &str) -> Result<Vec<f64>> {
         .with_context(|| format!("{}: reading {name}", path.display()))
 }
 
+/// The grid of a forecast file: equiangular from 1-D `latitude` and
+/// `longitude` axes, or on a `values` point dimension the Gaussian grid
+/// whose rings the per-point coordinates are (the data crate's recogniser,
+/// the same as for ERA5 input).
+fn grid_of(f: &netcdf::File, path: &Path, lat: &[f64], lon: &[f64]) -> Result<Grid> {
+    if f.dimension("values").is_none() {
+        let poles = lat.first().is_some_and(|&l| (l - 90.0).abs() < 1e-9);
+        let grid = Grid::equiangular(lat.len(), lon.len(), poles)
+            .with_context(|| format!("{}: grid", path.display()))?;
+        if grid
+            .latitudes_deg()
+            .iter()
+            .zip(lat)
+            .any(|(a, b)| (a - b).abs() > 1e-6)
+        {
+            bail!(
+                "{}: latitudes are not an equiangular grid from north to south",
+                path.display()
+            );
+        }
+        return Ok(grid);
+    }
+    Ok(fastnet_data::scan::gaussian_grid_of(path, lat, lon)?)
+}
+
 impl ForecastFile {
     pub fn open(path: &Path) -> Result<ForecastFile> {
         fastnet_data::scan::quiet_hdf5();
@@ -411,20 +468,7 @@ impl ForecastFile {
         } else {
             Vec::new()
         };
-        let poles = lat.first().is_some_and(|&l| (l - 90.0).abs() < 1e-9);
-        let grid = Grid::equiangular(lat.len(), lon.len(), poles)
-            .with_context(|| format!("{}: grid", path.display()))?;
-        if grid
-            .latitudes_deg()
-            .iter()
-            .zip(&lat)
-            .any(|(a, b)| (a - b).abs() > 1e-6)
-        {
-            bail!(
-                "{}: latitudes are not an equiangular grid from north to south",
-                path.display()
-            );
-        }
+        let grid = grid_of(&f, path, &lat, &lon)?;
         let coords = [
             "init_time",
             "lead_time",
@@ -481,7 +525,7 @@ impl ForecastFile {
         })
     }
 
-    /// One field `[nlat * nlon]` (north to south) of `var` at `level` for
+    /// One field `[nlat * nlon]` or `[npoints]` (north to south) of `var` at `level` for
     /// init `i`, lead `l`.
     pub fn read(&self, var: &str, level: Option<u32>, i: usize, l: usize) -> Result<Vec<f32>> {
         fastnet_data::scan::quiet_hdf5();
@@ -522,7 +566,7 @@ impl ForecastFile {
                 self.path.display()
             ),
         }
-        ext.extend([0..shape[0], 0..shape[1]]);
+        ext.extend(shape.iter().map(|&n| 0..n));
         v.get_values::<f32, _>(ext)
             .with_context(|| format!("{}: reading {var}", self.path.display()))
     }
@@ -534,69 +578,4 @@ impl ForecastFile {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_read_round_trip_and_no_partial_files() {
-        let _serial = crate::netcdf_serial();
-        let dir = std::env::temp_dir().join(format!("fastnet-fcfile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let set = ChannelSet::from_names(&["cos_lat"], &["z500", "z850", "t850", "t2m"]).unwrap();
-        let grid = Grid::from_spec("latlon:30").unwrap(); // 7 x 12
-        let layout = ForecastLayout {
-            grid: grid.clone(),
-            vars: vars_of(&set).unwrap(),
-            init_times: vec![1_577_836_800, 1_577_858_400],
-            lead_hours: vec![6, 12, 18],
-            attributes: vec![("checkpoint".into(), "ckpt-00000010.json".into())],
-        };
-        let path = dir.join("fc.nc");
-        let mut w = ForecastWriter::create(&path, layout.clone(), &set).unwrap();
-        let value = |i: usize, l: usize, p: usize, c: usize| {
-            (1000 * i + 100 * l + 10 * c) as f32 + p as f32 / 100.0
-        };
-        for i in 0..2 {
-            for l in 0..3 {
-                let s: Vec<f32> = (0..grid.len())
-                    .flat_map(|p| (0..4).map(move |c| value(i, l, p, c)))
-                    .collect();
-                w.write(i, l, &s).unwrap();
-            }
-        }
-        assert!(!path.exists(), "not visible before finish");
-        w.finish().unwrap();
-        let f = ForecastFile::open(&path).unwrap();
-        assert_eq!(f.init_times, layout.init_times);
-        assert_eq!(f.lead_hours, vec![6, 12, 18]);
-        assert_eq!(f.levels, vec![500, 850]);
-        assert_eq!(f.attributes["checkpoint"], "ckpt-00000010.json");
-        assert_eq!(f.valid_time(1, 2), 1_577_858_400 + 18 * 3600);
-        assert_eq!(f.channels.names(), ["z500", "z850", "t850", "t2m"]);
-        let t850 = f.read("t", Some(850), 1, 2).unwrap();
-        assert_eq!(t850[5], value(1, 2, 5, 2));
-        let t500 = f.read("t", Some(500), 0, 0).unwrap_err().to_string();
-        assert!(t500.contains("no level 500"), "{t500}");
-        assert_eq!(f.read("t2m", None, 0, 1).unwrap()[0], value(0, 1, 0, 3));
-        assert!(f
-            .read("t", Some(300), 0, 0)
-            .unwrap_err()
-            .to_string()
-            .contains("no level 300"));
-        assert!(f.read("q", Some(850), 0, 0).is_err());
-
-        // an unfinished writer leaves nothing
-        let partial = dir.join("partial.nc");
-        let mut w = ForecastWriter::create(&partial, layout, &set).unwrap();
-        w.write(0, 0, &vec![0.0; grid.len() * 4]).unwrap();
-        // the same state twice is still one of six
-        w.write(0, 0, &vec![0.0; grid.len() * 4]).unwrap();
-        assert!(w.write(2, 0, &vec![0.0; grid.len() * 4]).is_err());
-        assert!(w.finish().unwrap_err().to_string().contains("only 1 of 6"));
-        assert!(!partial.exists());
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
-        if std::env::var_os("FASTNET_KEEP_TEST_OUTPUT").is_none() {
-            std::fs::remove_dir_all(&dir).unwrap();
-        }
-    }
-}
+mod tests;
