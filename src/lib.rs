@@ -15,6 +15,7 @@ pub mod cli;
 pub mod dist;
 pub mod error;
 pub mod forecast;
+pub mod import_reference;
 pub mod loss_report;
 pub mod loss_setup;
 pub mod model;

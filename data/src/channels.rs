@@ -50,6 +50,15 @@ pub enum Source {
     /// TOA incident solar radiation accumulated over the preceding hour, J m⁻²
     /// ([`crate::forcings::toa_hour_integrated_j_m2`]).
     ToaIncidentSolar,
+    /// cos / sin of anemoi's calendar phase `2π jd / 365.25`, jd the days
+    /// since 1 January 00 UTC ([`crate::forcings::julian_day_phase`]):
+    /// anemoi's `cos_julian_day` / `sin_julian_day`.
+    CosJulianDay,
+    SinJulianDay,
+    /// anemoi's `insolation`: `max(0, cos θ_z)` at the valid time with
+    /// earthkit-meteo's solar formulas
+    /// ([`crate::forcings::earthkit_cos_solar_zenith`]), dimensionless.
+    CosSolarZenith,
 }
 
 impl Source {
@@ -68,6 +77,9 @@ impl Source {
                 | Source::CosLocalTime
                 | Source::SinLocalTime
                 | Source::ToaIncidentSolar
+                | Source::CosJulianDay
+                | Source::SinJulianDay
+                | Source::CosSolarZenith
         )
     }
 }
@@ -119,8 +131,11 @@ fn computed(name: &str) -> Option<Source> {
         "cos_lat" => Source::CosLat,
         "cos_lon" => Source::CosLon,
         "sin_lon" => Source::SinLon,
-        "cos_day_of_year" | "cos_julian_day" => Source::CosDayOfYear,
-        "sin_day_of_year" | "sin_julian_day" => Source::SinDayOfYear,
+        "cos_day_of_year" => Source::CosDayOfYear,
+        "sin_day_of_year" => Source::SinDayOfYear,
+        "cos_julian_day" => Source::CosJulianDay,
+        "sin_julian_day" => Source::SinJulianDay,
+        "insolation" | "cos_solar_zenith_angle" => Source::CosSolarZenith,
         "cos_local_time" => Source::CosLocalTime,
         "sin_local_time" => Source::SinLocalTime,
         "toa_incident_solar" | "tisr" => Source::ToaIncidentSolar,
@@ -181,7 +196,7 @@ impl ChannelSet {
             let source = computed(n).ok_or_else(|| DataError::BadConfig {
                 field: "non-forecast channel".into(),
                 value: n.into(),
-                expected: "one of cos_lat, cos_lon, sin_lon, lsm, orography, sdor, slor, cos_day_of_year, sin_day_of_year, cos_local_time, sin_local_time, toa_incident_solar".into(),
+                expected: "one of cos_lat, cos_lon, sin_lon, lsm, orography, sdor, slor, cos_day_of_year, sin_day_of_year, cos_local_time, sin_local_time, toa_incident_solar, or anemoi's cos_julian_day, sin_julian_day, insolation".into(),
             })?;
             channels.push(Channel {
                 name: n.into(),

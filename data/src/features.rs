@@ -11,7 +11,9 @@ use std::sync::Arc;
 use crate::channels::{ChannelSet, Source};
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
-use crate::forcings::{local_time_phase, year_phase, SolarGeometry};
+use crate::forcings::{
+    earthkit_cos_solar_zenith, julian_day_phase, local_time_phase, year_phase, SolarGeometry,
+};
 use crate::time::Timestamp;
 
 /// Reads states of one channel set from one dataset. Static and
@@ -89,6 +91,11 @@ impl FeatureReader {
             Source::SinDayOfYear => out.fill(year_phase(t).1 as f32),
             Source::CosLocalTime => fill(out, p, |_, lon| local_time_phase(t, lon).0),
             Source::SinLocalTime => fill(out, p, |_, lon| local_time_phase(t, lon).1),
+            Source::CosJulianDay => out.fill(julian_day_phase(t).0 as f32),
+            Source::SinJulianDay => out.fill(julian_day_phase(t).1 as f32),
+            Source::CosSolarZenith => {
+                fill(out, p, |lat, lon| earthkit_cos_solar_zenith(t, lat, lon))
+            }
             Source::ToaIncidentSolar => {
                 let sun = SolarGeometry::mid_hour_ending(t);
                 fill(out, p, |lat, lon| sun.toa_hour_integrated_j_m2(lat, lon))

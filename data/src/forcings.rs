@@ -153,6 +153,49 @@ pub fn local_time_phase(t: Timestamp, lon_deg: f64) -> (f64, f64) {
     (p.cos(), p.sin())
 }
 
+/// anemoi's julian day (earthkit-data's forcings): days since 1 January
+/// 00:00 UTC of the year of `t`, fractional (`delta.days + delta.seconds /
+/// 86400`).
+pub fn julian_day(t: Timestamp) -> f64 {
+    let (d, frac, _) = day_of_year(t);
+    d as f64 + frac
+}
+
+/// (cos, sin) of anemoi's calendar phase `2π jd / 365.25` (its
+/// `cos_julian_day`, `sin_julian_day`; [`year_phase`] divides by the days
+/// of the year instead).
+pub fn julian_day_phase(t: Timestamp) -> (f64, f64) {
+    let p = 2.0 * PI * julian_day(t) / 365.25;
+    (p.cos(), p.sin())
+}
+
+/// anemoi's `insolation`: earthkit-meteo's `cos_solar_zenith_angle`, the
+/// cosine of the solar zenith angle at `t`, clipped at 0. With
+/// `a = 2π jd / 365.25` ([`julian_day`]), Hogan & Hirahara (2015)'s series
+/// give the declination
+/// `δ = 0.396372 − 22.91327 cos a + 4.025430 sin a − 0.387205 cos 2a + 0.051967 sin 2a − 0.154527 cos 3a + 0.084798 sin 3a`
+/// and the time correction
+/// `c = 0.004297 + 0.107029 cos a − 1.837877 sin a − 0.837378 cos 2a − 2.340475 sin 2a`
+/// (degrees); the hour angle is `(H − 12)·15 + λ + c` degrees with `H` the
+/// whole UTC hour (Python's `datetime.hour`), and
+/// `cos θ_z = sin δ sin φ + cos δ cos φ cos(hour angle)`.
+pub fn earthkit_cos_solar_zenith(t: Timestamp, lat_deg: f64, lon_deg: f64) -> f64 {
+    let a = 2.0 * PI * julian_day(t) / 365.25;
+    let decl = (0.396372 - 22.91327 * a.cos() + 4.025430 * a.sin() - 0.387205 * (2.0 * a).cos()
+        + 0.051967 * (2.0 * a).sin()
+        - 0.154527 * (3.0 * a).cos()
+        + 0.084798 * (3.0 * a).sin())
+    .to_radians();
+    let correction = 0.004297 + 0.107029 * a.cos()
+        - 1.837877 * a.sin()
+        - 0.837378 * (2.0 * a).cos()
+        - 2.340475 * (2.0 * a).sin();
+    let hour = t.rem_euclid(86400) / 3600;
+    let angle = ((hour as f64 - 12.0) * 15.0 + lon_deg + correction).to_radians();
+    let phi = lat_deg.to_radians();
+    (decl.sin() * phi.sin() + decl.cos() * phi.cos() * angle.cos()).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +333,49 @@ mod tests {
         assert!((c + 1.0).abs() < 1e-12 && s.abs() < 1e-9);
         let (c, _) = local_time_phase(t, -90.0); // 18 h local
         assert!(c.abs() < 1e-12);
+    }
+
+    #[test]
+    fn anemoi_forcings_follow_earthkit() {
+        // jd counts from 1 January 00 UTC: 2021-12-31T06 is day 364.25
+        let t = parse_date("2021-12-31T06").unwrap();
+        assert!((julian_day(t) - 364.25).abs() < 1e-12);
+        let (c, s) = julian_day_phase(t);
+        let p = 2.0 * PI * 364.25 / 365.25;
+        assert!((c - p.cos()).abs() < 1e-12 && (s - p.sin()).abs() < 1e-12);
+        // one day per 365.25: a 365-day phase differs by 0.0043 rad here
+        assert!((year_phase(t).1 - s).abs() > 4e-3);
+        // equinox noon at Greenwich: the sun is nearly overhead on the
+        // equator (δ ≈ 0, time correction ≈ −7.5 min ≈ −1.9°)
+        let noon = parse_date("2024-03-20T12").unwrap();
+        let z = earthkit_cos_solar_zenith(noon, 0.0, 0.0);
+        assert!(z > 0.99 && z <= 1.0, "{z}");
+        // night side clipped to 0; the hour angle uses the whole UTC hour,
+        // so half an hour later moves only the declination (the sun itself
+        // moves 7.5°: 0.02 in cos θ_z here)
+        assert_eq!(earthkit_cos_solar_zenith(noon, 0.0, 180.0), 0.0);
+        let later = earthkit_cos_solar_zenith(noon + 1800, 30.0, 10.0);
+        assert!((later - earthkit_cos_solar_zenith(noon, 30.0, 10.0)).abs() < 1e-3);
+        // the global mean over a day at 6-hourly steps is about 1/4, the
+        // mean of max(0, cos) over the sphere (anemoi's O96 statistics:
+        // mean 0.2533)
+        let mut sum = 0.0;
+        let mut w = 0.0;
+        for h in [0, 6, 12, 18] {
+            for i in 0..90 {
+                let lat = -89.0 + 2.0 * i as f64;
+                let wt = lat.to_radians().cos();
+                for j in 0..180 {
+                    sum += wt
+                        * earthkit_cos_solar_zenith(
+                            noon - 12 * 3600 + h * 3600,
+                            lat,
+                            2.0 * j as f64,
+                        );
+                    w += wt;
+                }
+            }
+        }
+        assert!((sum / w - 0.25).abs() < 2e-3, "{}", sum / w);
     }
 }

@@ -6,6 +6,7 @@ mod env;
 mod evaluate;
 mod forecast;
 mod graph;
+mod import;
 mod loss;
 mod plot;
 mod progress;
@@ -49,6 +50,8 @@ enum Command {
     /// Draw spectra, scores against lead time, or maps.
     #[command(subcommand)]
     Plot(plot::PlotCommand),
+    /// Turn fastnet-inference's model.safetensors + stats.json into a checkpoint.
+    ImportReference(import::ImportReferenceArgs),
     /// Show the libtorch build, CUDA devices and threads this binary uses.
     Env(env::EnvArgs),
 }
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Loss(args) => loss::run(args),
         Command::Data(cmd) => data::run(cmd),
         Command::Stats(args) => stats::run(args),
+        Command::ImportReference(args) => import::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
