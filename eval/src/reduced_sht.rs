@@ -81,9 +81,9 @@ use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::error::{EvalError, Result};
-use crate::legendre::{legendre_table, tri_index, tri_len};
+use crate::legendre::{legendre_table, tri_index};
 use crate::quadrature::{gauss_legendre, Kind};
-use crate::sht::{dot2, Coefficients, Sht};
+use crate::sht::{project_order, Coefficients, Sht};
 
 pub use crate::grid_sht::GridSht;
 
@@ -368,27 +368,10 @@ impl ReducedSht {
                     ar[j - j0] = w * (north.re - south.re);
                     ai[j - j0] = w * (north.im - south.im);
                 }
-                (m..=self.lmax)
-                    .map(|l| {
-                        let row = &self.table[tri_index(self.lmax, l, m) * nh..][j0..nh];
-                        let (re, im) = if (l - m) % 2 == 0 {
-                            dot2(row, &sr, &si)
-                        } else {
-                            dot2(row, &ar, &ai)
-                        };
-                        Complex64::new(re, im)
-                    })
-                    .collect()
+                project_order(&self.table, self.lmax, m, nh, j0, [&sr, &si], [&ar, &ai])
             })
             .collect();
-        let mut data = Vec::with_capacity(tri_len(self.lmax));
-        for v in per_m {
-            data.extend(v);
-        }
-        Ok(Coefficients {
-            lmax: self.lmax,
-            data,
-        })
+        Ok(Coefficients::from_orders(self.lmax, per_m))
     }
 
     /// Inverse transform: coefficients (truncated or zero-padded to this

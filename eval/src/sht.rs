@@ -41,6 +41,16 @@ pub struct Coefficients {
 }
 
 impl Coefficients {
+    /// Coefficients from per-order runs `[m][l - m]`, `m = 0..=lmax` (the
+    /// storage order of [`tri_index`]).
+    pub(crate) fn from_orders(lmax: usize, per_m: Vec<Vec<Complex64>>) -> Self {
+        let mut data = Vec::with_capacity(tri_len(lmax));
+        for v in per_m {
+            data.extend(v);
+        }
+        Coefficients { lmax, data }
+    }
+
     pub fn zeros(lmax: usize) -> Self {
         Coefficients {
             lmax,
@@ -289,27 +299,10 @@ impl Sht {
                         ai[j] = w * (north.im - south.im);
                     }
                 }
-                (m..=self.lmax)
-                    .map(|l| {
-                        let row = &self.table[tri_index(self.lmax, l, m) * nh..][..nh];
-                        let (re, im) = if (l - m) % 2 == 0 {
-                            dot2(row, &sr, &si)
-                        } else {
-                            dot2(row, &ar, &ai)
-                        };
-                        Complex64::new(re, im)
-                    })
-                    .collect()
+                project_order(&self.table, self.lmax, m, nh, 0, [&sr, &si], [&ar, &ai])
             })
             .collect();
-        let mut data = Vec::with_capacity(tri_len(self.lmax));
-        for v in per_m {
-            data.extend(v);
-        }
-        Ok(Coefficients {
-            lmax: self.lmax,
-            data,
-        })
+        Ok(Coefficients::from_orders(self.lmax, per_m))
     }
 
     /// Forward transforms of `[n, nlat, nlon]` fields, in parallel.
@@ -398,6 +391,33 @@ impl Sht {
             .map(|((a, b), w)| w * dphi * a.iter().zip(b.iter()).map(|(x, y)| x * y).sum::<f64>())
             .sum()
     }
+}
+
+/// The Legendre stage of a forward transform for one order `m`: `c_lm`,
+/// `l = m..=lmax`, from the quadrature-weighted ring sums of the northern
+/// half, `sym = (re, im)` of north + south and `anti` of north − south
+/// (`[nh − j0]` each, rings `j0..nh`): even `l − m` take `sym`, odd `anti`.
+/// `table` is [`crate::legendre::legendre_table`]'s `[tri_len(lmax), nh]`.
+pub(crate) fn project_order(
+    table: &[f64],
+    lmax: usize,
+    m: usize,
+    nh: usize,
+    j0: usize,
+    sym: [&[f64]; 2],
+    anti: [&[f64]; 2],
+) -> Vec<Complex64> {
+    (m..=lmax)
+        .map(|l| {
+            let row = &table[tri_index(lmax, l, m) * nh..][j0..nh];
+            let (re, im) = if (l - m) % 2 == 0 {
+                dot2(row, sym[0], sym[1])
+            } else {
+                dot2(row, anti[0], anti[1])
+            };
+            Complex64::new(re, im)
+        })
+        .collect()
 }
 
 /// `(Σ a·x, Σ a·y)` with four independent accumulators so the compiler can

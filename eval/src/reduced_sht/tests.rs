@@ -2,7 +2,7 @@
 //! exactness table of its module doc.
 
 use super::*;
-use crate::legendre::LegendreRecurrence;
+use crate::legendre::{tri_len, LegendreRecurrence};
 use std::f64::consts::PI;
 
 fn lcg(seed: u64) -> impl FnMut() -> f64 {
