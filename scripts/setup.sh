@@ -11,8 +11,16 @@
 #  * .cargo/config.toml pointing torch-sys at that virtualenv, so that a plain
 #    `cargo build` / `cargo test` works afterwards.
 #
+# `--bench` also installs the peer libraries the SHT benchmark compares with
+# (ducc0 and torch-harmonics into $CACHE/bench-peers, plus anemoi-models'
+# spectral_helpers.py, which imports only numpy and torch, from its wheel)
+# and writes $CACHE/bench-python, a Python that sees them:
+#   FASTNET_SHT_BENCH_PYTHON=$CACHE/bench-python cargo bench -p fastnet-eval --bench sht
+#
 # Quiet when everything is already in place. Prints the virtualenv path last.
 set -euo pipefail
+bench=0
+[ "${1:-}" = "--bench" ] && bench=1
 
 TORCH_VERSION=2.11.0
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -91,6 +99,30 @@ if [ -d "$NV" ] && { [ ! -f "$NV/crt/host_config.h" ] || [ ! -e "$NV/nv/target" 
     "$VENV/bin/python" -m pip install -q --progress-bar off "nvidia-cuda-crt==$cuda_ver.*" "nvidia-cuda-cccl==$cuda_ver.*" >/dev/null ||
       say "warning: CUDA headers not installed; fastnet builds without NCCL (Gloo only)"
   fi
+fi
+
+# --- benchmark peers (only with --bench) -----------------------------------------
+if ((bench)); then
+  PEERS="$CACHE/bench-peers"
+  if [ ! -f "$PEERS/anemoi_spectral_helpers.py" ] || ! PYTHONPATH="$PEERS" "$VENV/bin/python" -c 'import ducc0, torch_harmonics' 2>/dev/null; then
+    say "installing the SHT benchmark's peers (ducc0, torch-harmonics, anemoi-models' SHT) into $PEERS"
+    mkdir -p "$PEERS"
+    "$VENV/bin/python" -m pip install -q --progress-bar off --no-deps --target "$PEERS" ducc0 "torch-harmonics==0.7.4" >/dev/null
+    tmp="$(mktemp -d)"
+    "$VENV/bin/python" -m pip download -q --no-deps "anemoi-models==0.19.0" -d "$tmp" >/dev/null
+    "$VENV/bin/python" - "$tmp"/anemoi_models-*.whl "$PEERS/anemoi_spectral_helpers.py" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    open(sys.argv[2], "wb").write(z.read("anemoi/models/layers/spectral_helpers.py"))
+PY
+    rm -rf "$tmp"
+  fi
+  cat >"$CACHE/bench-python" <<SH
+#!/bin/sh
+# Written by scripts/setup.sh --bench: the setup's Python with the benchmark peers.
+PYTHONPATH="$PEERS\${PYTHONPATH:+:\$PYTHONPATH}" FASTNET_ANEMOI_SHT="$PEERS/anemoi_spectral_helpers.py" exec "$VENV/bin/python" "\$@"
+SH
+  chmod +x "$CACHE/bench-python"
 fi
 
 # --- cargo environment ------------------------------------------------------------
