@@ -114,9 +114,8 @@ pub fn gaussian_name(grid: &Grid) -> Option<String> {
 /// Adds the per-point coordinate variables of a reduced grid,
 /// `latitude(values)` and `longitude(values)` (f64 degrees, CF units and
 /// standard names), on an existing dimension `values` of `grid.len()`
-/// points, and the global attribute `grid` (`"O96"`). `lon_signed` stores
-/// longitudes in [-180, 180). Define mode only defines; call
-/// [`put_point_coordinates`] to write the values.
+/// points, and the global attribute `grid` (`"O96"`). This only defines;
+/// [`put_point_coordinates`] writes the values.
 pub fn define_point_coordinates(f: &mut netcdf::FileMut, grid: &Grid) -> netcdf::Result<()> {
     for (name, units) in [("latitude", "degrees_north"), ("longitude", "degrees_east")] {
         let mut v = f.add_variable::<f64>(name, &[crate::scan::POINT_DIM])?;
@@ -131,7 +130,8 @@ pub fn define_point_coordinates(f: &mut netcdf::FileMut, grid: &Grid) -> netcdf:
 }
 
 /// Writes the values of the coordinates defined by
-/// [`define_point_coordinates`]: per point, ring by ring north to south.
+/// [`define_point_coordinates`]: per point, ring by ring north to south;
+/// `lon_signed` stores longitudes in [-180, 180) instead of [0, 360).
 pub fn put_point_coordinates(
     f: &mut netcdf::FileMut,
     grid: &Grid,

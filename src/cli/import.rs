@@ -22,10 +22,10 @@ pub struct ImportReferenceArgs {
     grid: String,
     /// Check that the mesh is the level-L multi-mesh (default: inferred
     /// from the buffers; FastNet-global v1.1 uses level 5).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=fastnet_mesh::icosahedron::MAX_LEVEL as i64))]
     mesh_level: Option<u32>,
     /// Hours per model step.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(i64).range(1..=8760))]
     step_hours: i64,
     /// Read the header and the statistics, print what would be imported,
     /// write nothing.

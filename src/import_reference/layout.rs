@@ -105,8 +105,11 @@ pub fn read_header(path: &Path) -> Result<Vec<TensorInfo>, ImportError> {
             .and_then(|a| a.iter().map(|d| d.as_u64()).collect())
             .filter(|o: &Vec<u64>| o.len() == 2)
             .ok_or_else(|| bad(format!("`{name}` has no data_offsets")))?;
-        let numel: u64 = shape.iter().product();
-        if offsets[1] < offsets[0] || offsets[1] - offsets[0] != numel * size {
+        let bytes = shape
+            .iter()
+            .try_fold(size, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| bad(format!("`{name}`: shape {shape:?} is too large")))?;
+        if offsets[1] < offsets[0] || offsets[1] - offsets[0] != bytes {
             return Err(bad(format!(
                 "`{name}`: {} bytes for shape {shape:?} of {dtype}",
                 offsets[1].saturating_sub(offsets[0])
@@ -388,7 +391,7 @@ pub fn fit_grid(
     let inferred =
         icosahedral_level(dims.mesh_nodes).filter(|&r| multimesh_edges(r) == dims.edges[1]);
     if let Some(want) = mesh_level {
-        let nodes = 10 * 4i64.pow(want) + 2;
+        let nodes = 4i64.checked_pow(want).map_or(i64::MAX, |p| 10 * p + 2);
         if dims.mesh_nodes != nodes || dims.edges[1] != multimesh_edges(want) {
             return Err(ImportError::GraphGrid {
                 path: path.to_path_buf(),

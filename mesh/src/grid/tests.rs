@@ -331,6 +331,18 @@ fn gaussian_specs_parse_and_round_trip() {
         serde_json::from_str::<Grid>(&json).unwrap(),
         Grid::octahedral(96).unwrap()
     );
+    // a stored grid is checked like a parsed one: no O(10^9) from a sidecar
+    let e = serde_json::from_str::<Grid>(r#"{"kind":"gaussian","n":1000000000,"octahedral":true}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("1000000000"), "{e}");
+    assert!(serde_json::from_str::<Grid>(
+        r#"{"kind":"equiangular","nlat":0,"nlon":4,"poles":true}"#
+    )
+    .is_err());
+    assert!(
+        serde_json::from_str::<Grid>(r#"{"kind":"points","lat_deg":[1.0],"lon_deg":[]}"#).is_err()
+    );
 }
 
 #[test]
