@@ -22,8 +22,10 @@
 # atmosphere is regridded (first-order conservative) to the octahedral
 # reduced Gaussian O96 (40,320 points), the graph is FastNet-global's level-5
 # mesh with its 2 / 3 edges per point, and every spectrum comes from the
-# octahedral transform, truncated at the data's own T42 (FASTNET_LMAX) so
-# that the small scales compared are ones the truth has. Outputs go to
+# octahedral transform, truncated at l = 31 (FASTNET_LMAX), the band limit
+# of the toy atmosphere's output (synth writes its 64 x 128 fields through
+# the lat-lon transform's lmax 31), so that the small scales compared are
+# ones the truth has. Outputs go to
 # out-o96/. About five times the main job's training time at the same steps.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,7 +44,7 @@ else
   mesh_level="${FASTNET_MESH_LEVEL:-5}"
   graph_grid="$grid"
   grid_text="$grid, regridded from 64 x 128"
-  spectra_lmax=(--lmax "${FASTNET_LMAX:-42}")
+  spectra_lmax=(--lmax "${FASTNET_LMAX:-31}")
 fi
 steps="${FASTNET_STEPS:-600}"
 forecast_channels="z500,u500,v500,t500"
