@@ -10,8 +10,16 @@ use fastnet_mesh::Grid;
 
 const T0: i64 = 1_577_836_800; // 2020-01-01T00:00Z
 
+/// The tests of this binary write NetCDF in-process (HDF5 is not
+/// thread-safe), so they take turns.
+fn netcdf_serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn inspect_and_stats_on_a_folder() {
+    let _serial = netcdf_serial();
     let dir = scratch_dir("cli");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts: Vec<i64> = (0..4).map(|k| T0 + 6 * 3600 * k).collect();
@@ -138,6 +146,7 @@ fn inspect_and_stats_on_a_folder() {
 
 #[test]
 fn regrid_to_o8_then_inspect_and_stats_on_the_output() {
+    let _serial = netcdf_serial();
     let dir = scratch_dir("cli-regrid");
     let grid = Grid::equiangular(19, 36, true).unwrap();
     let ts: Vec<i64> = (0..2).map(|k| T0 + 6 * 3600 * k).collect();
