@@ -17,6 +17,8 @@ use crate::error::{MeshError, Result};
 use crate::gaussian::gauss_legendre_colatitudes;
 use crate::geometry::{lat_lon_to_xyz, wrap_lon, Vec3};
 
+mod stored;
+
 /// Largest `N` accepted for Gaussian grids: O8000 has 256 million points,
 /// far beyond any grid in use (ECMWF's finest operational grid is O1280), and
 /// every point index still fits the graph's 32-bit node numbers.
@@ -27,7 +29,11 @@ pub const MAX_GAUSSIAN_N: usize = 8000;
 /// Deserialising (a graph file, a checkpoint sidecar) goes through the
 /// validating constructors, so a stored grid is as checked as a parsed one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", try_from = "StoredGrid")]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    try_from = "stored::StoredGrid"
+)]
 pub enum Grid {
     /// Equiangular latitude-longitude grid. With poles (ERA5 0.25°: 721 x
     /// 1440, latitudes 90, 89.75, ..., -90) or without (WeatherBench 5.625°:
@@ -50,57 +56,6 @@ pub enum Grid {
         lat_deg: Vec<f64>,
         lon_deg: Vec<f64>,
     },
-}
-
-/// The serialised form of [`Grid`], checked on the way in.
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum StoredGrid {
-    Equiangular {
-        nlat: usize,
-        nlon: usize,
-        poles: bool,
-    },
-    Gaussian {
-        n: usize,
-        octahedral: bool,
-    },
-    Points {
-        lat_deg: Vec<f64>,
-        lon_deg: Vec<f64>,
-    },
-}
-
-impl TryFrom<StoredGrid> for Grid {
-    type Error = MeshError;
-
-    fn try_from(g: StoredGrid) -> Result<Grid> {
-        match g {
-            StoredGrid::Equiangular { nlat, nlon, poles } => Grid::equiangular(nlat, nlon, poles),
-            StoredGrid::Gaussian {
-                n,
-                octahedral: true,
-            } => Grid::octahedral(n),
-            StoredGrid::Gaussian {
-                n,
-                octahedral: false,
-            } => Grid::regular_gaussian(n),
-            StoredGrid::Points { lat_deg, lon_deg } => {
-                if lat_deg.len() != lon_deg.len() {
-                    return Err(MeshError::BadGridSpec {
-                        spec: "stored point grid".into(),
-                        reason: format!(
-                            "{} latitudes but {} longitudes",
-                            lat_deg.len(),
-                            lon_deg.len()
-                        ),
-                    });
-                }
-                let pts: Vec<(f64, f64)> = lat_deg.into_iter().zip(lon_deg).collect();
-                Grid::points(&pts)
-            }
-        }
-    }
 }
 
 impl Grid {
