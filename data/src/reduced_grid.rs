@@ -99,7 +99,7 @@ pub fn gaussian_grid_of(path: &Path, lat: &[f64], lon: &[f64]) -> Result<Grid> {
     offsets.push(lat.len());
     let lengths: Vec<usize> = offsets.windows(2).map(|w| w[1] - w[0]).collect();
     let nrings = lengths.len();
-    if nrings % 2 != 0 {
+    if !nrings.is_multiple_of(2) {
         return Err(fail(
             format!("{nrings} distinct latitudes"),
             "an even number 2N of rings (a Gaussian grid)".into(),

@@ -307,7 +307,7 @@ impl ReducedSht {
         if ring < self.nh {
             self.table[row + ring]
         } else {
-            let sign = if (l - m) % 2 == 0 { 1.0 } else { -1.0 };
+            let sign = if (l - m).is_multiple_of(2) { 1.0 } else { -1.0 };
             sign * self.table[row + self.rings.len() - 1 - ring]
         }
     }

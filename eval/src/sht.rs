@@ -231,7 +231,7 @@ impl Sht {
         if j < self.nh {
             self.table[row + j]
         } else {
-            let sign = if (l - m) % 2 == 0 { 1.0 } else { -1.0 };
+            let sign = if (l - m).is_multiple_of(2) { 1.0 } else { -1.0 };
             sign * self.table[row + self.nlat - 1 - j]
         }
     }
@@ -410,7 +410,7 @@ pub(crate) fn project_order(
     (m..=lmax)
         .map(|l| {
             let row = &table[tri_index(lmax, l, m) * nh..][j0..nh];
-            let (re, im) = if (l - m) % 2 == 0 {
+            let (re, im) = if (l - m).is_multiple_of(2) {
                 dot2(row, sym[0], sym[1])
             } else {
                 dot2(row, anti[0], anti[1])

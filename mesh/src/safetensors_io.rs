@@ -119,7 +119,7 @@ pub fn to_safetensors_bytes(
     }
     // serde_json's Map is a BTreeMap (no preserve_order feature): sorted keys.
     let mut json = serde_json::to_vec(&header).expect("JSON of plain values");
-    while json.len() % 8 != 0 {
+    while !json.len().is_multiple_of(8) {
         json.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + json.len() + offset);

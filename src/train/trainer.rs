@@ -454,14 +454,16 @@ impl Trainer {
                 m.data_wait_s = waited;
                 log(serde_json::to_string(&m)?)?;
                 let mut valid = None;
-                if self.section.valid_interval > 0 && self.step % self.section.valid_interval == 0 {
+                if self.section.valid_interval > 0
+                    && self.step.is_multiple_of(self.section.valid_interval)
+                {
                     valid = self.validate()?;
                     if let Some(v) = &valid {
                         log(serde_json::json!({ "step": self.step, "valid_rmse": v }).to_string())?;
                     }
                 }
                 if self.section.checkpoint_interval > 0
-                    && self.step % self.section.checkpoint_interval == 0
+                    && self.step.is_multiple_of(self.section.checkpoint_interval)
                 {
                     self.checkpoint()?;
                 }

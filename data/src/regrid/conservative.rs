@@ -59,7 +59,7 @@ pub fn gaussian_sin_edges(nrings: usize) -> Vec<f64> {
             Some(*acc)
         }))
         .collect();
-    if nrings % 2 == 0 {
+    if nrings.is_multiple_of(2) {
         for j in 0..nrings / 2 {
             e[nrings - j] = -e[j];
         }
