@@ -5,7 +5,10 @@
 #  * libgloo-dev from Debian (gloo's headers, for the c10d shim that
 #    multi-process training goes through; the code that runs is libtorch's),
 #  * PyPI torch==2.11.0 in a per-user virtualenv (libtorch for the `tch` crate),
-#    with numpy, xarray and netCDF4 for the Python cross-checks in the tests;
+#    with numpy, xarray and netCDF4 for the Python cross-checks in the tests,
+#    and anemoi-datasets 0.5.47 with zarr 2.18 (the tests build genuine
+#    anemoi-datasets Zarr stores with `anemoi-datasets create`, and open our
+#    Zarr forecasts with xarray);
 #    reused when already present (only missing packages are installed) so CI
 #    and later clones do not download them again,
 #  * .cargo/config.toml pointing torch-sys at that virtualenv, so that a plain
@@ -44,14 +47,21 @@ fi
 
 # --- libtorch via the PyPI torch wheel, plus the Python used by the tests -------
 # numpy, xarray and netCDF4 serve the cross-checks (PyTorch reference, "our
-# NetCDF opens in xarray without warnings"). `missing_py` prints the pip
-# requirements that do not import from the venv; nothing when all are there.
+# NetCDF opens in xarray without warnings"); anemoi-datasets and zarr 2 the
+# Zarr fixtures. `missing_py` prints the pip requirements that do not import
+# from the venv; nothing when all are there.
+# xarray 2026.9 removed its zarr-python 2 support, and anemoi-datasets 0.5.47
+# needs zarr 2: xarray stays below 2026.9 for `xarray.open_zarr` to work.
+ANEMOI_DATASETS="anemoi-datasets==0.5.47"
+ZARR="zarr==2.18.*"
+XARRAY="xarray<2026.9"
+ALL_PY="torch==$TORCH_VERSION numpy $XARRAY netCDF4 $ANEMOI_DATASETS $ZARR"
 missing_py() {
   if [ ! -x "$VENV/bin/python" ]; then
-    echo "torch==$TORCH_VERSION numpy xarray netCDF4"
+    echo "$ALL_PY"
     return
   fi
-  "$VENV/bin/python" - "$TORCH_VERSION" <<'PY' 2>/dev/null || echo "torch==$TORCH_VERSION numpy xarray netCDF4"
+  "$VENV/bin/python" - "$TORCH_VERSION" "$ANEMOI_DATASETS" "$ZARR" "$XARRAY" <<'PY' 2>/dev/null || echo "$ALL_PY"
 import importlib, sys
 want = []
 try:
@@ -60,11 +70,24 @@ try:
         want.append("torch==" + sys.argv[1])
 except Exception:
     want.append("torch==" + sys.argv[1])
-for module in ("numpy", "xarray", "netCDF4"):
+for module in ("numpy", "netCDF4"):
     try:
         importlib.import_module(module)
     except Exception:
         want.append(module)
+import importlib.metadata as md
+for req, dist, prefix in ((sys.argv[2], "anemoi-datasets", "0.5.47"), (sys.argv[3], "zarr", "2.18.")):
+    try:
+        if not md.version(dist).startswith(prefix):
+            want.append(req)
+    except Exception:
+        want.append(req)
+try:
+    year, month = (int(x) for x in md.version("xarray").split(".")[:2])
+    if (year, month) >= (2026, 9):
+        want.append(sys.argv[4])
+except Exception:
+    want.append(sys.argv[4])
 print(" ".join(want))
 PY
 }

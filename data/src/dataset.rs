@@ -60,11 +60,17 @@ pub struct Dataset {
 }
 
 /// Expands paths, folders (their `*.nc` files, not recursive) and glob
-/// patterns into a sorted, de-duplicated list of files.
+/// patterns into a sorted, de-duplicated list of files; a Zarr store
+/// (`*.zarr`, optionally `#member=N`) passes through as one entry.
 pub fn expand_paths<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for input in inputs {
         let p = input.as_ref();
+        if crate::zarr::files::is_store_path(p) {
+            // A Zarr store is one "file" (`store.zarr`, `store.zarr#member=N`).
+            out.push(p.to_path_buf());
+            continue;
+        }
         let text = p.to_string_lossy();
         if text.contains(['*', '?', '[']) && !p.exists() {
             let matches: Vec<PathBuf> = glob::glob(&text)
@@ -331,6 +337,30 @@ impl Dataset {
                 expected: format!("{n} values (one field of {})", self.grid.describe()),
             });
         }
+        if let Some(store) = &file.store {
+            let var_index = fv.store_index.get(li.unwrap_or(0)).copied();
+            let date_index = file.store_dates.get(ti).copied();
+            let (Some(vi), Some(di)) = (var_index, date_index) else {
+                return Err(DataError::read(
+                    &file.path,
+                    name,
+                    "variable or date vanished from the catalogue",
+                ));
+            };
+            let mut raw = vec![0f32; n];
+            store.read_variable(vi, di, &mut raw)?;
+            let bad = decode_into(&Raw::F32(raw), fv, file, out);
+            return self.finish_field(
+                bad,
+                file,
+                &store.variables[vi],
+                e.kind,
+                level,
+                t,
+                to_height,
+                out,
+            );
+        }
         let mut guard = self.handles[fi]
             .lock()
             .map_err(|_| DataError::read(&file.path, name, "a reader thread panicked"))?;
@@ -349,6 +379,23 @@ impl Dataset {
             read_raw(&v, fv, extents).map_err(|e| DataError::read(&file.path, &fv.file_name, e))?;
         drop(guard);
         let bad = decode_into(&raw, fv, file, out);
+        self.finish_field(bad, file, &fv.file_name, e.kind, level, t, to_height, out)
+    }
+
+    /// Orography from geopotential, and the missing-value policy, after a
+    /// field was decoded.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_field(
+        &self,
+        bad: Option<(usize, usize)>,
+        file: &FileInfo,
+        file_var: &str,
+        kind: VarKind,
+        level: Option<u32>,
+        t: Timestamp,
+        to_height: bool,
+        out: &mut [f32],
+    ) -> Result<()> {
         if to_height {
             out.iter_mut()
                 .for_each(|x| *x = orography_from_geopotential(*x));
@@ -363,9 +410,9 @@ impl Dataset {
                     .unwrap_or((f64::NAN, f64::NAN));
                 return Err(DataError::MissingValues {
                     path: file.path.clone(),
-                    variable: fv.file_name.clone(),
+                    variable: file_var.to_string(),
                     level: level.map_or(String::new(), |l| format!(" at {l} hPa")),
-                    time: if e.kind == VarKind::Static {
+                    time: if kind == VarKind::Static {
                         "(static)".into()
                     } else {
                         format_time(t)

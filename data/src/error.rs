@@ -169,6 +169,16 @@ pub enum DataError {
     #[error("statistics file {path}: {reason}")]
     BadStats { path: PathBuf, reason: String },
 
+    #[error("{path}: not a readable Zarr store: {reason}")]
+    ZarrOpen { path: PathBuf, reason: String },
+
+    #[error("{path}: {what}; expected {expected}")]
+    AnemoiStore {
+        path: PathBuf,
+        what: String,
+        expected: String,
+    },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -177,3 +177,33 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::create_dir_all(&dir);
     dir
 }
+
+/// Builds a genuine anemoi-datasets store with `anemoi-datasets create` in
+/// the setup's Python (`FASTNET_PYTHON`, written by scripts/setup.sh into
+/// .cargo/config.toml): `scripts/anemoi_fixture.py KIND OUT` (kinds
+/// `latlon`, `ensemble`, `o8`; see the script). Returns `OUT`, which holds
+/// `source.nc` and `store.zarr`. For tests run from the source tree.
+pub fn build_anemoi_store(
+    kind: &str,
+    out: &Path,
+) -> std::result::Result<std::path::PathBuf, String> {
+    let python = std::env::var("FASTNET_PYTHON").map_err(|_| {
+        "FASTNET_PYTHON is not set: run scripts/setup.sh (it writes .cargo/config.toml)".to_string()
+    })?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/anemoi_fixture.py");
+    let _ = std::fs::remove_dir_all(out);
+    let r = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(kind)
+        .arg(out)
+        .output()
+        .map_err(|e| format!("running {python}: {e}"))?;
+    if !r.status.success() {
+        return Err(format!(
+            "anemoi-datasets create failed (is anemoi-datasets installed? run scripts/setup.sh):\n{}{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        ));
+    }
+    Ok(out.to_path_buf())
+}

@@ -96,6 +96,9 @@ pub struct FileVar {
     pub time_pos: Option<usize>,
     pub level_pos: Option<usize>,
     pub packing: Packing,
+    /// Zarr stores: the index along the store's `variables` axis of each
+    /// level (one entry for surface fields); empty for NetCDF.
+    pub store_index: Vec<usize>,
 }
 
 /// Metadata of one file.
@@ -123,6 +126,11 @@ pub struct FileInfo {
     pub times: Vec<Timestamp>,
     pub time_units: Option<String>,
     pub vars: Vec<FileVar>,
+    /// The opened store when this "file" is an anemoi-datasets Zarr store.
+    pub store: Option<std::sync::Arc<crate::zarr::AnemoiStore>>,
+    /// Zarr stores: the store's date index of each entry of `times`
+    /// (missing dates are left out of `times`).
+    pub store_dates: Vec<usize>,
 }
 
 fn attr_f64(v: &netcdf::Variable, name: &str) -> Option<f64> {
@@ -218,7 +226,7 @@ fn bad(path: &Path, what: impl Into<String>, expected: impl Into<String>) -> Dat
 
 /// Works out the canonical grid and the orientation of the stored one.
 /// Returns (grid, lat_flipped, lon_shift).
-fn grid_of(path: &Path, lat: &[f64], lon: &[f64]) -> Result<(Grid, bool, usize)> {
+pub(crate) fn grid_of(path: &Path, lat: &[f64], lon: &[f64]) -> Result<(Grid, bool, usize)> {
     let (nlat, nlon) = (lat.len(), lon.len());
     let expected = "an equiangular grid: latitudes from ±90 (or ±(90 - step/2)) in equal steps, longitudes j·360/nlon";
     if nlat < 2 || nlon < 1 {
@@ -270,8 +278,12 @@ fn grid_of(path: &Path, lat: &[f64], lon: &[f64]) -> Result<(Grid, bool, usize)>
     Ok((grid, flipped, shift))
 }
 
-/// Reads the metadata of `path`.
+/// Reads the metadata of `path`: a NetCDF file, or an anemoi-datasets Zarr
+/// store (`store.zarr`, `store.zarr#member=N`; [`crate::zarr::files`]).
 pub fn scan_file(path: &Path) -> Result<FileInfo> {
+    if let Some(spec) = crate::zarr::StoreSpec::parse(path) {
+        return crate::zarr::files::scan_store(&spec?);
+    }
     let f = open_nc(path)?;
     let format = if f.root().is_some() {
         "netCDF4"
@@ -286,7 +298,18 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
         (Some((lat_dim, _)), Some((lon_dim, _))) => {
             let lat = coord(&f, path, lat_dim)?;
             let lon = coord(&f, path, lon_dim)?;
-            let (grid, flipped, shift) = grid_of(path, &lat, &lon)?;
+            let (grid, flipped, shift) = grid_of(path, &lat, &lon).map_err(|e| {
+                // A regular box that is not global: say so, rather than which
+                // latitude differs from a global grid's.
+                match crate::regional::LatLonBox::from_coords(path, &lat, &lon) {
+                    Ok((area, _)) if !area.is_global() => bad(
+                        path,
+                        format!("a regional box, {}", area.describe()),
+                        "a global grid: a global model cannot train on or be initialised from a regional box alone (`fastnet data inspect` describes it; `fastnet eval --truth` scores a global forecast on it)",
+                    ),
+                    _ => e,
+                }
+            })?;
             let names = [lat_dim.to_string(), lon_dim.to_string()];
             (grid, names.to_vec(), names, flipped, shift)
         }
@@ -459,6 +482,7 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
             time_pos,
             level_pos,
             packing,
+            store_index: Vec::new(),
         });
     }
     Ok(FileInfo {
@@ -473,6 +497,8 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
         times,
         time_units,
         vars,
+        store: None,
+        store_dates: Vec::new(),
     })
 }
 

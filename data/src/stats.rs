@@ -123,6 +123,11 @@ pub struct Stats {
     pub files: Vec<PathBuf>,
     pub n_non_forecast: usize,
     pub channels: Vec<ChannelStats>,
+    /// Where the means and stds of field channels came from when not from
+    /// this computation: `anemoi-datasets statistics of STORE (...)`
+    /// (`fastnet stats --from-dataset-statistics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistics_source: Option<String>,
 }
 
 pub const STATS_FORMAT: &str = "fastnet-stats-1";
@@ -292,6 +297,7 @@ pub fn compute(
         files: ds.files.iter().map(|f| f.path.clone()).collect(),
         n_non_forecast: reader.set.n_non_forecast(),
         channels,
+        statistics_source: None,
     })
 }
 

@@ -9,13 +9,15 @@ use clap::Args;
 use fastnet_data::channels::ChannelSet;
 use fastnet_data::features::FeatureReader;
 use fastnet_data::time::parse_period;
+use fastnet_data::zarr::statistics::seed_from_store;
 use fastnet_data::{stats, Dataset};
 
 use super::progress;
 
 #[derive(Args)]
 pub struct StatsArgs {
-    /// NetCDF files, folders (their *.nc files) or glob patterns.
+    /// NetCDF files, folders (their *.nc files) or glob patterns, or one
+    /// anemoi-datasets Zarr store (`era5-o96.zarr`, `ens.zarr#member=N`).
     #[arg(long, required = true, num_args = 1..)]
     data: Vec<PathBuf>,
     /// First time, e.g. 1979-01-01 or 2020-01-01T06.
@@ -42,6 +44,13 @@ pub struct StatsArgs {
     /// statistic).
     #[arg(long, default_value_t = 6)]
     step_hours: i64,
+    /// Take the mean and std of every field channel the store carries from
+    /// the anemoi-datasets store's own statistics (unweighted, over its
+    /// statistics period) instead of ours; the change statistic and the
+    /// forcings are still computed here. Each seeded channel is compared
+    /// with our own figures and disagreements are reported.
+    #[arg(long)]
+    from_dataset_statistics: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -56,8 +65,9 @@ pub fn run(args: StatsArgs) -> Result<()> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    let ds = std::sync::Arc::new(ds);
     let reader =
-        FeatureReader::new(std::sync::Arc::new(ds), set).context("reading the static fields")?;
+        FeatureReader::new(ds.clone(), set.clone()).context("reading the static fields")?;
     let bar = progress::bar(0, "times");
     bar.enable_steady_tick(Duration::from_millis(200));
     let start = Instant::now();
@@ -66,6 +76,44 @@ pub fn run(args: StatsArgs) -> Result<()> {
         bar.set_position(done as u64);
     })?;
     bar.finish_and_clear();
+    let mut s = s;
+    if args.from_dataset_statistics {
+        let report = seed_from_store(&mut s, &ds, &set).context("--from-dataset-statistics")?;
+        let store = ds.files[0].path.display().to_string();
+        s.statistics_source = Some(format!(
+            "anemoi-datasets statistics of {store} (mean, stdev of the field channels; change_std and forcings computed by fastnet)"
+        ));
+        if !args.json {
+            println!(
+                "{:<12} {:<10} {:>14} {:>14} {:>12} {:>12}",
+                "channel", "store var", "store mean", "our mean", "store std", "our std"
+            );
+        }
+        let mut disagree = Vec::new();
+        for r in &report {
+            if let (Some(v), Some(m), Some(sd)) = (&r.store_variable, r.store_mean, r.store_std) {
+                if !args.json {
+                    println!(
+                        "{:<12} {:<10} {:>14.6e} {:>14.6e} {:>12.5e} {:>12.5e}",
+                        r.channel, v, m, r.ours_mean, sd, r.ours_std
+                    );
+                }
+                if r.disagrees {
+                    disagree.push(r.channel.clone());
+                }
+            }
+        }
+        let seeded = report.iter().filter(|r| r.store_variable.is_some()).count();
+        eprintln!(
+            "{seeded} of {} channels seeded from the store's statistics (the others: computed here)",
+            report.len()
+        );
+        for c in &disagree {
+            eprintln!(
+                "warning: {c}: the store's mean/std disagree with ours (mean more than std/2 apart or std off by more than 2x): stale statistics, another variable or other units?"
+            );
+        }
+    }
     s.save(&args.output)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if args.json {

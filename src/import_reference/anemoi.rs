@@ -356,6 +356,7 @@ pub fn fastnet_stats(
         files: vec![path.to_path_buf()],
         n_non_forecast: set.n_non_forecast(),
         channels,
+        statistics_source: Some(format!("fastnet-inference stats.json {}", path.display())),
     }
 }
 

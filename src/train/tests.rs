@@ -149,6 +149,7 @@ fn stats() -> Stats {
         files: vec![],
         n_non_forecast: 1,
         channels,
+        statistics_source: None,
     }
 }
 

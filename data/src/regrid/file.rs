@@ -128,6 +128,12 @@ impl Regridder {
         progress: &mut dyn FnMut(),
     ) -> Result<RegridReport> {
         let info = scan_file(input)?;
+        if info.store.is_some() {
+            return Err(DataError::Regrid {
+                what: input.display().to_string(),
+                reason: "an anemoi-datasets Zarr store is regridded when it is built (the recipe's grid); regrid the NetCDF sources, or build the store on the target grid with anemoi-datasets".into(),
+            });
+        }
         self.regrid_scanned(&info, output, progress)
     }
 
