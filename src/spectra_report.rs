@@ -2,7 +2,12 @@
 //! plot spectra`): per channel and lead time, the mean power spectra of each
 //! model and of the truth at the same valid times
 //! ([`crate::scoring::spectra`]), with each model's effective resolution and
-//! small-scale power ratio ([`fastnet_eval::spectra`]).
+//! small-scale power ratio ([`fastnet_eval::spectra`]). Without forecasts,
+//! [`truth`] gives the spectra of the data alone (a different JSON: an
+//! object with `kind = "truth_spectra"`).
+
+pub mod truth;
+pub use truth::{select_times, truth_spectra, TruthSpectra, TruthSpectrum};
 
 use anyhow::{Context, Result};
 use fastnet_data::channels::parse_field;

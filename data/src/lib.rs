@@ -29,12 +29,14 @@ pub mod forcings;
 pub mod inspect;
 pub mod loader;
 pub mod reduced_grid;
+pub mod regional;
 pub mod regrid;
 pub mod sample;
 pub mod scan;
 pub mod stats;
 pub mod time;
 pub mod writer;
+pub mod zarr;
 
 pub use dataset::{Dataset, MissingPolicy};
 pub use error::{DataError, Result};

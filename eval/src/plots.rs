@@ -155,22 +155,57 @@ pub fn plot_spectra(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
     render(
         path,
         (PANEL.0 * c as u32, PANEL.1 * r as u32 + 50),
-        &|root| draw_spectra(root, title, panels),
-        &|root| draw_spectra(root, title, panels),
+        &|root| draw_spectra(root, title, &total_panels(panels)),
+        &|root| draw_spectra(root, title, &total_panels(panels)),
+    )
+}
+
+/// The x axis of a spectrum panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SpectrumAxis {
+    /// Total wavenumber `l`, with the wavelength `2πR/l` on the top axis.
+    Total,
+    /// Zonal wavenumber `k` along latitude circles (no wavelength axis: it
+    /// depends on the latitude).
+    Zonal,
+}
+
+fn total_panels(panels: &[Panel]) -> Vec<(&Panel, SpectrumAxis)> {
+    panels.iter().map(|p| (p, SpectrumAxis::Total)).collect()
+}
+
+/// Spectra of data alone: the panels of `total` (power against total
+/// wavenumber, as [`plot_spectra`]) followed by those of `zonal` (zonal
+/// energy spectra against zonal wavenumber `k`, log-log, one line per
+/// latitude band), in one figure.
+pub fn plot_truth_spectra(
+    path: &Path,
+    title: &str,
+    total: &[Panel],
+    zonal: &[Panel],
+) -> Result<()> {
+    let mut all = total_panels(total);
+    all.extend(zonal.iter().map(|p| (p, SpectrumAxis::Zonal)));
+    let (r, c) = grid_shape(all.len());
+    render(
+        path,
+        (PANEL.0 * c as u32, PANEL.1 * r as u32 + 50),
+        &|root| draw_spectra(root, title, &all),
+        &|root| draw_spectra(root, title, &all),
     )
 }
 
 fn draw_spectra<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    panels: &[Panel],
+    panels: &[(&Panel, SpectrumAxis)],
 ) -> Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
     let root = root
         .titled(title, (FONT, 26).into_font().style(FontStyle::Bold))
         .map_err(plot_err)?;
     let (rows, cols) = grid_shape(panels.len());
-    for (area, panel) in root.split_evenly((rows, cols)).iter().zip(panels) {
+    for (area, &(panel, axis)) in root.split_evenly((rows, cols)).iter().zip(panels) {
         let pts = |l: &Line| -> Vec<(f64, f64)> {
             l.points
                 .iter()
@@ -195,7 +230,7 @@ fn draw_spectra<DB: DrawingBackend>(
             .caption(&panel.title, (FONT, 20))
             .margin(12)
             .x_label_area_size(45)
-            .top_x_label_area_size(45)
+            .top_x_label_area_size(if axis == SpectrumAxis::Total { 45 } else { 0 })
             .y_label_area_size(80)
             .build_cartesian_2d(
                 (x0..x1).log_scale().with_key_points(ticks.clone()),
@@ -208,7 +243,10 @@ fn draw_spectra<DB: DrawingBackend>(
             );
         chart
             .configure_mesh()
-            .x_desc("total wavenumber l")
+            .x_desc(match axis {
+                SpectrumAxis::Total => "total wavenumber l",
+                SpectrumAxis::Zonal => "zonal wavenumber k",
+            })
             .x_label_formatter(&|l| format!("{l:.0}"))
             .max_light_lines(0)
             .y_desc(format!("power ({})", panel.units))
@@ -217,14 +255,18 @@ fn draw_spectra<DB: DrawingBackend>(
             .axis_desc_style((FONT, 15))
             .draw()
             .map_err(plot_err)?;
-        chart
-            .configure_secondary_axes()
-            .x_desc("wavelength (km)")
-            .x_label_formatter(&|l| format!("{:.0}", wavelength_km((*l).round().max(1.0) as usize)))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(plot_err)?;
+        if axis == SpectrumAxis::Total {
+            chart
+                .configure_secondary_axes()
+                .x_desc("wavelength (km)")
+                .x_label_formatter(&|l| {
+                    format!("{:.0}", wavelength_km((*l).round().max(1.0) as usize))
+                })
+                .label_style((FONT, 14))
+                .axis_desc_style((FONT, 15))
+                .draw()
+                .map_err(plot_err)?;
+        }
         for (i, line) in panel.lines.iter().enumerate() {
             let colour = line_colour(i);
             let width = if i == 0 { 3 } else { 2 };

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use fastnet_data::dataset::expand_paths;
-use fastnet_data::inspect::{check_values, inspect, Inspection, TimeSummary};
+use fastnet_data::inspect::{check_box_values, check_values, inspect, Inspection, TimeSummary};
 use fastnet_data::regrid::{count_fields, Method, Regridder};
 use fastnet_data::scan::scan_file;
 use fastnet_data::Dataset;
@@ -19,6 +19,9 @@ use super::progress::bar;
 pub enum DataCommand {
     /// Print variables, levels, grid, time coverage and step, gaps and
     /// packing per file and merged; exit non-zero with one line per problem.
+    /// Readable files the training catalogue cannot take (regional boxes,
+    /// monthly climatologies, ERA5/ERA5T `expver` mixes) are described with
+    /// notes and left out of the merged catalogue.
     Inspect(InspectArgs),
     /// Regrid lat-lon NetCDF files (ERA5, WeatherBench) to a reduced
     /// Gaussian grid (O96, N320, ...): one file per input, of the same name,
@@ -127,17 +130,29 @@ fn run_regrid(args: RegridArgs) -> Result<()> {
 
 fn run_inspect(args: InspectArgs) -> Result<()> {
     let mut report = inspect(&args.paths);
+    let mut value_notes = Vec::new();
     if args.values && report.problems.is_empty() {
-        let ds = Dataset::open(&args.paths)?;
-        let pb = bar(ds.times.len() as u64, "times");
-        let lines = check_values(&ds, 50, &mut |done, _| pb.set_position(done as u64));
-        pb.finish_and_clear();
-        report.problems.extend(lines);
+        let catalogue = report.catalogue_paths();
+        if !catalogue.is_empty() {
+            let ds = Dataset::open(&catalogue)?;
+            let pb = bar(ds.times.len() as u64, "times");
+            let lines = check_values(&ds, 50, &mut |done, _| pb.set_position(done as u64));
+            pb.finish_and_clear();
+            report.problems.extend(lines);
+        }
+        value_notes = check_box_values(&report);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut v = serde_json::to_value(&report)?;
+        if args.values {
+            v["value_notes"] = serde_json::json!(value_notes);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_report(&report);
+        for n in &value_notes {
+            println!("note: {n}");
+        }
     }
     for p in &report.problems {
         eprintln!("problem: {p}");
@@ -167,6 +182,9 @@ fn print_report(r: &Inspection) {
         let layout = f.layout.as_deref().unwrap_or("unknown layout");
         println!("  format     {} ({layout})", f.format);
         println!("  grid       {} [{}]", f.grid, f.orientation);
+        if !f.in_catalogue {
+            println!("  catalogue  not part of the merged catalogue");
+        }
         println!("  time       {}", f.time.describe());
         gaps(&f.time);
         for v in &f.variables {
@@ -182,12 +200,28 @@ fn print_report(r: &Inspection) {
                 v.units.as_deref().unwrap_or("(none)")
             ));
             parts.push(v.packing.clone());
+            if let Some(m) = &v.missing {
+                parts.push(format!("missing {m}"));
+            }
+            if !v.other_dims.is_empty() {
+                parts.push(format!("along {}", v.other_dims.join(", ")));
+            }
             println!("  {:<10} {}", v.name, parts.join(", "));
+        }
+        for n in &f.notes {
+            println!("  note       {n}");
         }
         println!();
     }
     if let Some(m) = &r.merged {
-        println!("merged: {} files", r.files.len());
+        let n = r.files.iter().filter(|f| f.in_catalogue).count();
+        let left_out = r.files.len() - n;
+        let extra = if left_out > 0 {
+            format!(" ({left_out} more described above but left out)")
+        } else {
+            String::new()
+        };
+        println!("merged: {n} files{extra}");
         println!("  grid       {}", m.grid);
         println!("  time       {}", m.time.describe());
         gaps(&m.time);

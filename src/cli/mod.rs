@@ -10,6 +10,7 @@ mod import;
 mod loss;
 mod plot;
 mod progress;
+mod spectra;
 mod stats;
 mod synth;
 mod train;
@@ -30,21 +31,21 @@ enum Command {
     /// Build and inspect grid <-> icosahedral-mesh graphs.
     #[command(subcommand)]
     Graph(graph::GraphCommand),
-    /// Inspect ERA5 NetCDF files.
+    /// Inspect ERA5 NetCDF files and anemoi-datasets Zarr stores.
     #[command(subcommand)]
     Data(data::DataCommand),
     /// Compute per-channel normalisation statistics (stats.json).
     Stats(stats::StatsArgs),
     /// Generate the built-in toy atmosphere (forced shallow water) as ERA5-layout NetCDF.
     Synth(synth::SynthArgs),
-    /// Train FastNet on ERA5 NetCDF from a TOML configuration.
+    /// Train FastNet on ERA5 NetCDF or an anemoi-datasets store from a TOML configuration.
     Train(train::TrainArgs),
     /// Roll a trained model out from ERA5 initial states into a forecast file.
     Forecast(forecast::ForecastArgs),
     /// Score forecast files against ERA5 truth (WeatherBench2 metrics).
     Eval(evaluate::EvalArgs),
-    /// Power spectra of forecasts and truth at chosen lead times.
-    Spectra(evaluate::SpectraArgs),
+    /// Power spectra of forecasts and truth at chosen lead times, or of data alone.
+    Spectra(spectra::SpectraArgs),
     /// Every training-loss term between a forecast file and the truth.
     Loss(loss::LossArgs),
     /// Draw spectra, scores against lead time, or maps.
@@ -67,7 +68,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Forecast(args) => forecast::run(args),
         Command::Eval(args) => evaluate::run_eval(args),
-        Command::Spectra(args) => evaluate::run_spectra(args),
+        Command::Spectra(args) => spectra::run_spectra(args),
         Command::Plot(cmd) => plot::run(cmd),
         Command::Loss(args) => loss::run(args),
         Command::Data(cmd) => data::run(cmd),

@@ -7,16 +7,21 @@ use clap::{Args, Subcommand, ValueEnum};
 use fastnet_data::channels::parse_field;
 use fastnet_data::Dataset;
 use fastnet_eval::metrics::Summary;
-use fastnet_eval::plots::{plot_lead_time, plot_maps, plot_spectra, Line, MapPanel, Panel};
+use fastnet_eval::plots::{
+    plot_lead_time, plot_maps, plot_spectra, plot_truth_spectra, Line, MapPanel, Panel,
+};
 
 use super::evaluate::model_and_path;
 use crate::forecast::file::ForecastFile;
 use crate::scoring::{field_error, Evaluation};
-use crate::spectra_report::SpectrumEntry;
+use crate::spectra_report::truth::TRUTH_KIND;
+use crate::spectra_report::{SpectrumEntry, TruthSpectra};
 
 #[derive(Subcommand)]
 pub enum PlotCommand {
-    /// Power spectra from `fastnet spectra` JSON: one panel per variable and lead.
+    /// Power spectra from `fastnet spectra` JSON: one panel per variable and
+    /// lead; for spectra of data alone (no forecast), per variable the power
+    /// per total wavenumber and the zonal spectra of the latitude bands.
     Spectra(SpectraPlotArgs),
     /// RMSE (or another score) against lead time from `fastnet eval`'s scores.json.
     Rmse(RmsePlotArgs),
@@ -90,7 +95,7 @@ pub struct MapArgs {
     /// Forecast file (NAME=FILE or FILE).
     #[arg(long)]
     forecast: String,
-    /// ERA5 NetCDF truth.
+    /// ERA5 NetCDF truth, or an anemoi-datasets Zarr store.
     #[arg(long, num_args = 1.., required = true)]
     truth: Vec<PathBuf>,
     /// Channel, e.g. t2m or z500.
@@ -109,20 +114,67 @@ pub struct MapArgs {
     output: PathBuf,
 }
 
+/// A line of `p[k]` against `k`.
+fn line(label: &str, p: &[f64]) -> Line {
+    Line {
+        label: label.to_string(),
+        points: p.iter().enumerate().map(|(l, &v)| (l as f64, v)).collect(),
+    }
+}
+
+/// Truth-only spectra: per variable a total-wavenumber panel, then per
+/// variable a zonal panel with one line per latitude band.
+fn draw_truth_spectra(t: &TruthSpectra, output: &std::path::Path) -> Result<()> {
+    if t.spectra.is_empty() {
+        bail!("the spectra file holds no spectrum");
+    }
+    let total: Vec<Panel> = t
+        .spectra
+        .iter()
+        .map(|e| Panel {
+            title: format!("{}, mean of {} fields", e.variable, e.times),
+            units: e.units.clone(),
+            lines: vec![line("data", &e.power)],
+        })
+        .collect();
+    let zonal: Vec<Panel> = t
+        .spectra
+        .iter()
+        .filter(|e| !e.zonal.is_empty())
+        .map(|e| Panel {
+            title: format!("{}, zonal energy spectra", e.variable),
+            units: e.zonal[0].units.clone(),
+            lines: e.zonal.iter().map(|z| line(&z.band, &z.power)).collect(),
+        })
+        .collect();
+    plot_truth_spectra(
+        output,
+        &format!("Spectra of the data ({})", t.grid),
+        &total,
+        &zonal,
+    )?;
+    println!("wrote {}", output.display());
+    Ok(())
+}
+
 pub fn run(cmd: PlotCommand) -> Result<()> {
     match cmd {
         PlotCommand::Spectra(a) => {
             let text = std::fs::read_to_string(&a.input)
                 .with_context(|| format!("reading {}", a.input.display()))?;
-            let entries: Vec<SpectrumEntry> = serde_json::from_str(&text)
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a `fastnet spectra` file", a.input.display()))?;
+            if value.get("kind").and_then(|k| k.as_str()) == Some(TRUTH_KIND) {
+                let t: TruthSpectra = serde_json::from_value(value).with_context(|| {
+                    format!("{}: not a `fastnet spectra` file", a.input.display())
+                })?;
+                return draw_truth_spectra(&t, &a.output);
+            }
+            let entries: Vec<SpectrumEntry> = serde_json::from_value(value)
                 .with_context(|| format!("{}: not a `fastnet spectra` file", a.input.display()))?;
             let panels: Vec<Panel> = entries
                 .iter()
                 .map(|e| {
-                    let line = |label: &str, p: &[f64]| Line {
-                        label: label.to_string(),
-                        points: p.iter().enumerate().map(|(l, &v)| (l as f64, v)).collect(),
-                    };
                     let mut lines = vec![line("truth", &e.truth)];
                     lines.extend(e.models.iter().map(|(m, p)| line(m, p)));
                     Panel {
