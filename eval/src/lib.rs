@@ -1,7 +1,7 @@
 //! fastnet-eval: how forecasts are judged. Spherical-harmonic transforms
 //! (Clenshaw–Curtis, Fejér and Gauss–Legendre lat-lon grids; regular and
 //! octahedral reduced Gaussian grids), power and zonal spectra, and
-//! WeatherBench2-style metrics on any grid.
+//! WeatherBench2-style metrics on any grid, over WeatherBench2's regions.
 
 pub mod error;
 pub mod grid_sht;
@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod plots;
 pub mod quadrature;
 pub mod reduced_sht;
+pub mod regions;
 pub mod sht;
 pub mod spectra;
 
@@ -18,4 +19,5 @@ pub use error::{EvalError, Result};
 pub use grid_sht::GridSht;
 pub use quadrature::Kind as QuadratureKind;
 pub use reduced_sht::ReducedSht;
+pub use regions::Region;
 pub use sht::{Coefficients, Sht};

@@ -10,7 +10,12 @@
 //! `rmse_sqrt_before_time_avg = mean sqrt(MSE)` (its older default); bias and
 //! MAE are init-time means of the per-field area means; ACC is the init-time
 //! mean of `Σ w f′ t′ / sqrt(Σ w f′² Σ w t′²)` with anomalies against the
-//! climatology at the valid time (uncentred).
+//! climatology at the valid time (uncentred). These are weatherbench2's
+//! `metrics.py` definitions (`MSE` then sqrt, `RMSESqrtBeforeTimeAvg`,
+//! `Bias`, `MAE`, `ACC`, `WindVectorMSE`), with its `get_lat_weights` cell
+//! areas on lat-lon grids. A region ([`crate::regions`]) zeroes the weights
+//! outside it ([`AreaWeights::masked`]); zero-weight points are left out
+//! entirely, NaN there included.
 
 use fastnet_mesh::Grid;
 use rayon::prelude::*;
@@ -91,6 +96,28 @@ impl AreaWeights {
         }
     }
 
+    /// These weights kept where `mask` is true and zero elsewhere (a region,
+    /// or the points a regional truth covers): `mask` — `[npoints]`. Points
+    /// of zero weight are left out of every score, non-finite values there
+    /// included (WeatherBench2's `dataset.where(weights > 0, 0)`). Errors when
+    /// no weight is left.
+    pub fn masked(&self, mask: &[bool]) -> Result<Self> {
+        if mask.len() != self.point.len() {
+            return Err(EvalError::ShapeMismatch {
+                what: "region mask".into(),
+                got: vec![mask.len()],
+                expected: vec![self.point.len()],
+            });
+        }
+        let point = self
+            .point
+            .iter()
+            .zip(mask)
+            .map(|(&w, &m)| if m { w } else { 0.0 })
+            .collect();
+        AreaWeights::new(point, self.shape.clone())
+    }
+
     /// Number of points, the length of every field scored with these weights.
     pub fn len(&self) -> usize {
         self.point.len()
@@ -121,7 +148,7 @@ impl AreaWeights {
         let mut count = 0;
         let mut first = None;
         for (i, &v) in a.iter().enumerate() {
-            if !v.into().is_finite() {
+            if !v.into().is_finite() && self.point[i] > 0.0 {
                 count += 1;
                 first.get_or_insert(i);
             }
@@ -146,9 +173,13 @@ impl AreaWeights {
         pos
     }
 
-    /// Area-weighted mean of `f(point)` over the grid: `Σ w f / Σ w`.
+    /// Area-weighted mean of `f(point)` over the grid: `Σ w f / Σ w`
+    /// (points of zero weight are not evaluated).
     fn mean(&self, f: impl Fn(usize) -> f64 + Sync) -> f64 {
-        block_sums(&self.point, |i, w| w * f(i)).iter().sum::<f64>() / self.total
+        block_sums(&self.point, |i, w| if w > 0.0 { w * f(i) } else { 0.0 })
+            .iter()
+            .sum::<f64>()
+            / self.total
     }
 }
 
@@ -307,10 +338,15 @@ pub fn summarise(scores: &[FieldScores]) -> Option<Summary> {
 }
 
 /// Init-time aggregate of [`WindScores`] (WeatherBench2's
-/// `wind_vector_rmse`, plus speed and direction scores).
+/// `wind_vector_rmse` = sqrt(mean vector MSE) and
+/// `wind_vector_rmse_sqrt_before_time_avg` = mean sqrt(vector MSE), plus
+/// speed and direction scores).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WindSummary {
     pub wind_vector_rmse: f64,
+    /// Absent in scores written before it existed.
+    #[serde(default)]
+    pub wind_vector_rmse_sqrt_before_time_avg: f64,
     pub speed_rmse: f64,
     pub speed_bias: f64,
     pub direction_error_deg: f64,
@@ -325,6 +361,7 @@ pub fn summarise_wind(scores: &[WindScores]) -> Option<WindSummary> {
     let mean = |f: &dyn Fn(&WindScores) -> f64| scores.iter().map(f).sum::<f64>() / n as f64;
     Some(WindSummary {
         wind_vector_rmse: mean(&|s| s.vector_mse).sqrt(),
+        wind_vector_rmse_sqrt_before_time_avg: mean(&|s| s.vector_mse.sqrt()),
         speed_rmse: mean(&|s| s.speed_mse).sqrt(),
         speed_bias: mean(&|s| s.speed_bias),
         direction_error_deg: mean(&|s| s.direction_error_deg),
@@ -474,6 +511,28 @@ mod tests {
         assert!((s.vector_mse - 50.0).abs() < 1e-9);
         let sum = summarise_wind(&[s, s]).unwrap();
         assert!((sum.wind_vector_rmse - 50f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn masked_weights_average_over_the_region_and_ignore_nan_outside() {
+        // WeatherBench2's SliceRegion: the global cell weights at the kept
+        // rows; NaN outside the region does not reach the scores
+        let (g, w) = weights();
+        let rows = [3usize, 4, 10];
+        let mask: Vec<bool> = (0..g.len()).map(|p| rows.contains(&(p / 36))).collect();
+        let wm = w.masked(&mask).unwrap();
+        let t = vec![0f64; g.len()];
+        let f: Vec<f64> = (0..g.len())
+            .map(|p| if mask[p] { (p / 36) as f64 } else { f64::NAN })
+            .collect();
+        let s = score_field(&wm, &f, &t, None).unwrap();
+        let lw = g.latitude_weights().unwrap();
+        let want = rows.iter().map(|&r| lw[r] * r as f64).sum::<f64>()
+            / rows.iter().map(|&r| lw[r]).sum::<f64>();
+        assert!((s.bias - want).abs() < 1e-12, "{} vs {want}", s.bias);
+        assert!(score_field(&w, &f, &t, None).is_err());
+        assert!(w.masked(&vec![false; g.len()]).is_err());
+        assert!(w.masked(&[true]).is_err());
     }
 
     #[test]

@@ -1,30 +1,48 @@
-//! `fastnet eval` and `fastnet spectra`.
+//! `fastnet eval`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
-use fastnet_data::Dataset;
+use fastnet_eval::Region;
 use fastnet_mesh::atomic::write_atomic;
 
 use super::progress::bar;
 use crate::forecast::file::ForecastFile;
-use crate::scoring::{evaluate, Climatology, Evaluation};
-use crate::spectra_report::spectra_report;
+use crate::scoring::{evaluate, Climatology, Evaluation, Truth};
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Forecast files written by `fastnet forecast` (one model each; the
-    /// file stem names the model, or give NAME=FILE).
+    /// Forecast files: written by `fastnet forecast` (NetCDF or Zarr) or in
+    /// WeatherBench2's layout (NetCDF or Zarr); one model each, the file
+    /// stem names the model, or give NAME=FILE.
     #[arg(long, num_args = 1.., required = true)]
     forecast: Vec<String>,
-    /// ERA5 NetCDF truth: files, folders or globs.
+    /// Truth: ERA5 NetCDF files, folders or globs, or anemoi Zarr stores;
+    /// or a regional lat-lon box (a CDS `area` download) on the forecast's
+    /// lattice, which scores the box's points only.
     #[arg(long, num_args = 1.., required = true)]
     truth: Vec<PathBuf>,
-    /// Climatology (ERA5 layout, matched by day of year and hour) for ACC.
+    /// Climatology for ACC: a WeatherBench2 climatology (`hour` x
+    /// `dayofyear`, NetCDF or Zarr) or ERA5-layout data (matched by day of
+    /// year and hour).
     #[arg(long)]
     climatology: Option<PathBuf>,
+    /// Regions to average over: WeatherBench2's (global, tropics,
+    /// extra-tropics, northern-hemisphere, southern-hemisphere, europe,
+    /// north-america, north-atlantic, north-pacific, east-asia, ausnz,
+    /// arctic, antarctic) or `all`; default global.
+    #[arg(long, num_args = 1..)]
+    region: Vec<String>,
+    /// A latitude-longitude box to average over, LAT0,LAT1,LON0,LON1
+    /// (degrees; south to north, west eastward to east); may be repeated.
+    #[arg(
+        long = "box",
+        value_name = "LAT0,LAT1,LON0,LON1",
+        allow_hyphen_values = true
+    )]
+    boxes: Vec<String>,
     /// Folder for scores.json and scores.csv.
     #[arg(short, long, default_value = ".")]
     output: PathBuf,
@@ -49,26 +67,62 @@ pub fn model_and_path(spec: &str) -> (String, PathBuf) {
     }
 }
 
+/// The regions of `--region` and `--box`, in order (none: global).
+fn regions_of(args: &EvalArgs) -> Result<Vec<Region>> {
+    let mut out = Vec::new();
+    for r in &args.region {
+        if r == "all" {
+            for n in Region::standard_names() {
+                out.push(Region::standard(n)?);
+            }
+        } else {
+            out.push(Region::standard(r).context("--region")?);
+        }
+    }
+    for b in &args.boxes {
+        if b.split(',').count() != 4 {
+            anyhow::bail!("--box {b}: expected LAT0,LAT1,LON0,LON1 in degrees");
+        }
+        out.push(Region::parse(b).with_context(|| format!("--box {b}"))?);
+    }
+    Ok(out)
+}
+
 pub fn run_eval(args: EvalArgs) -> Result<()> {
-    let truth = Dataset::open(&args.truth).context("opening the truth")?;
+    let regions = regions_of(&args)?;
+    let truth = Truth::open(&args.truth)?;
+    if let Some(area) = truth.area() {
+        eprintln!("note: regional truth {area}: scores cover its points only");
+    }
     let clim = match &args.climatology {
-        Some(p) => Some(Climatology::new(
-            Dataset::open(std::slice::from_ref(p))
-                .with_context(|| format!("opening climatology {}", p.display()))?,
-        )),
+        Some(p) => Some(Climatology::open(p)?),
         None => None,
     };
     let mut all: Vec<Evaluation> = Vec::new();
     for spec in &args.forecast {
         let (model, path) = model_and_path(spec);
         let fc = ForecastFile::open(&path)?;
+        if !fc.ignored.is_empty() {
+            eprintln!(
+                "note: {}: not scored: {}",
+                path.display(),
+                fc.ignored.join(", ")
+            );
+        }
         let b = bar(0, &format!("scoring {model}"));
-        let ev = evaluate(&model, &fc, &truth, clim.as_ref(), &mut |done, total| {
-            b.set_length(total as u64);
-            b.set_position(done as u64);
-        })?;
+        let ev = evaluate(
+            &model,
+            &fc,
+            &truth,
+            clim.as_ref(),
+            &regions,
+            &mut |done, total| {
+                b.set_length(total as u64);
+                b.set_position(done as u64);
+            },
+        )?;
         b.finish_and_clear();
-        all.push(ev);
+        all.extend(ev);
     }
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
@@ -77,13 +131,13 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         .with_context(|| format!("writing {}", json_path.display()))?;
     let csv_path = args.output.join("scores.csv");
     let mut csv = String::new();
-    writeln!(csv, "model,variable,level_hpa,lead_hours,units,rmse,rmse_sqrt_before_time_avg,bias,mae,acc,count,skipped")?;
+    writeln!(csv, "model,variable,level_hpa,lead_hours,units,rmse,rmse_sqrt_before_time_avg,bias,mae,acc,count,skipped,region")?;
     for ev in &all {
         for r in &ev.rows {
             let s = &r.summary;
             writeln!(
                 csv,
-                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 r.model,
                 r.variable,
                 r.level_hpa.map_or(String::new(), |l| l.to_string()),
@@ -95,7 +149,26 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
                 s.mae,
                 s.acc.map_or(String::new(), |a| a.to_string()),
                 s.count,
-                r.skipped
+                r.skipped,
+                r.region
+            )?;
+        }
+        // wind vectors: WeatherBench2's wind_vector_rmse in the rmse columns
+        for w in &ev.wind {
+            let s = &w.summary;
+            writeln!(
+                csv,
+                "{},{},{},{},m s**-1,{},{},,,,{},,{}",
+                w.model,
+                w.variable,
+                w.variable
+                    .trim_start_matches("wind")
+                    .trim_end_matches("10m"),
+                w.lead_hours,
+                s.wind_vector_rmse,
+                s.wind_vector_rmse_sqrt_before_time_avg,
+                s.count,
+                w.region
             )?;
         }
     }
@@ -106,14 +179,15 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<14} {:<10} {:>7} {:>12} {:>12} {:>8} {:>6}",
-        "model", "variable", "lead h", "rmse", "bias", "acc", "inits"
+        "{:<14} {:<20} {:<10} {:>7} {:>12} {:>12} {:>8} {:>6}",
+        "model", "region", "variable", "lead h", "rmse", "bias", "acc", "inits"
     );
     for ev in &all {
         for r in &ev.rows {
             println!(
-                "{:<14} {:<10} {:>7} {:>12.4} {:>12.4} {:>8} {:>6}",
+                "{:<14} {:<20} {:<10} {:>7} {:>12.4} {:>12.4} {:>8} {:>6}",
                 r.model,
+                r.region,
                 r.variable,
                 r.lead_hours,
                 r.summary.rmse,
@@ -124,8 +198,9 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         }
         for w in &ev.wind {
             println!(
-                "{:<14} {:<10} {:>7} {:>12.4} {:>12} {:>8} {:>6}",
+                "{:<14} {:<20} {:<10} {:>7} {:>12.4} {:>12} {:>8} {:>6}",
                 w.model,
+                w.region,
                 w.variable,
                 w.lead_hours,
                 w.summary.wind_vector_rmse,
@@ -136,9 +211,15 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         }
     }
     let skipped: usize = all.iter().flat_map(|e| &e.rows).map(|r| r.skipped).sum();
+    let mut models: Vec<&str> = all.iter().map(|e| e.model.as_str()).collect();
+    models.dedup();
+    let mut regions: Vec<&str> = all.iter().map(|e| e.region.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
     println!(
-        "scored {} model(s) -> {} and {}{}",
-        all.len(),
+        "scored {} model(s) over {} -> {} and {}{}",
+        models.len(),
+        regions.join(", "),
         json_path.display(),
         csv_path.display(),
         if skipped > 0 {
@@ -147,89 +228,5 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
             String::new()
         }
     );
-    Ok(())
-}
-
-#[derive(Args)]
-pub struct SpectraArgs {
-    /// Forecast files (NAME=FILE or FILE).
-    #[arg(long, num_args = 1.., required = true)]
-    forecast: Vec<String>,
-    /// ERA5 NetCDF truth: files, folders or globs.
-    #[arg(long, num_args = 1.., required = true)]
-    truth: Vec<PathBuf>,
-    /// Channels, e.g. z500,t850,t2m.
-    #[arg(long, value_delimiter = ',', required = true)]
-    variables: Vec<String>,
-    /// Lead times in hours.
-    #[arg(long, value_delimiter = ',', required = true)]
-    leads: Vec<i64>,
-    /// Truncation of the spherical-harmonic transform (default: the grid's,
-    /// e.g. 95 on O96, nlat/2 on lat-lon grids); lower it to compare only
-    /// scales the truth resolves (data regridded from T42: 42).
-    #[arg(long)]
-    lmax: Option<usize>,
-    /// Output JSON file.
-    #[arg(short, long)]
-    output: PathBuf,
-}
-
-pub fn run_spectra(args: SpectraArgs) -> Result<()> {
-    let truth = Dataset::open(&args.truth).context("opening the truth")?;
-    let files: Vec<(String, ForecastFile)> = args
-        .forecast
-        .iter()
-        .map(|s| model_and_path(s))
-        .map(|(m, p)| ForecastFile::open(&p).map(|f| (m, f)))
-        .collect::<Result<_>>()?;
-    let b = bar(0, "spectra");
-    let out = spectra_report(
-        &files,
-        &truth,
-        &args.variables,
-        &args.leads,
-        args.lmax,
-        &mut |done, total| {
-            b.set_length(total as u64);
-            b.set_position(done as u64);
-        },
-    )?;
-    b.finish_and_clear();
-    if out.is_empty() {
-        bail!("no spectra requested");
-    }
-    write_atomic(&args.output, &serde_json::to_vec_pretty(&out)?)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    if let Some(e) = out.first() {
-        println!("spectra from the {}", e.transform);
-    }
-    for e in &out {
-        let res: Vec<String> = e
-            .effective_resolution_km
-            .iter()
-            .map(|(m, r)| format!("{m} {}", r.map_or("-".into(), |k| format!("{k:.0} km"))))
-            .collect();
-        println!(
-            "{} at {} h: effective resolution {}",
-            e.variable,
-            e.lead_hours,
-            res.join(", ")
-        );
-        let ratios: Vec<String> = e
-            .small_scale_power_ratio
-            .iter()
-            .map(|(m, r)| match r {
-                Some(r) => format!("{m} {r:.2}"),
-                None => format!("{m} -"),
-            })
-            .collect();
-        println!(
-            "{} at {} h: small-scale power / truth (l >= lmax/2) {}",
-            e.variable,
-            e.lead_hours,
-            ratios.join(", ")
-        );
-    }
-    println!("wrote {}", args.output.display());
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! The forecast file: CF-1.8 NetCDF that `fastnet forecast` writes and
-//! `fastnet eval`, `fastnet spectra` and `fastnet loss` read back.
+//! `fastnet eval`, `fastnet spectra` and `fastnet loss` read back
+//! ([`ForecastFile`] also reads our Zarr forecasts and WeatherBench2's
+//! layout, NetCDF or Zarr: [`read`]).
 //!
 //! ```text
 //! dimensions: init_time, lead_time, level (if any upper-air variable), latitude, longitude
@@ -26,7 +28,6 @@
 //! The file is written under a temporary name and renamed when complete, so
 //! an interrupted run never leaves a file that looks finished.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -34,9 +35,8 @@ use fastnet_data::catalogue;
 use fastnet_data::channels::ChannelSet;
 use fastnet_data::time::{CfTimeUnit, Timestamp, HOUR};
 use fastnet_mesh::Grid;
-use netcdf::AttributeValue;
 
-const TIME_UNITS: &str = "hours since 1970-01-01 00:00:00";
+pub(crate) const TIME_UNITS: &str = "hours since 1970-01-01 00:00:00";
 
 /// A forecast variable: ERA5 short name and its levels (hPa), if upper-air.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,7 +59,7 @@ pub struct ForecastLayout {
 }
 
 /// Where each forecast channel goes: (variable index, level index).
-fn channel_slots(
+pub(crate) fn channel_slots(
     set: &ChannelSet,
     vars: &[ForecastVar],
     levels: &[u32],
@@ -114,7 +114,7 @@ pub fn vars_of(set: &ChannelSet) -> Result<Vec<ForecastVar>> {
     Ok(vars)
 }
 
-fn union_levels(vars: &[ForecastVar]) -> Vec<u32> {
+pub(crate) fn union_levels(vars: &[ForecastVar]) -> Vec<u32> {
     let mut l: Vec<u32> = vars
         .iter()
         .flat_map(|v| v.levels.iter().flatten().copied())
@@ -126,7 +126,7 @@ fn union_levels(vars: &[ForecastVar]) -> Vec<u32> {
 
 /// The grid dimensions of a forecast file on `grid`: `[("latitude", nlat),
 /// ("longitude", nlon)]` or `[("values", npoints)]`.
-fn grid_dims(grid: &Grid) -> Result<Vec<(&'static str, usize)>> {
+pub(crate) fn grid_dims(grid: &Grid) -> Result<Vec<(&'static str, usize)>> {
     match grid {
         Grid::Equiangular { nlat, nlon, .. } => Ok(vec![("latitude", *nlat), ("longitude", *nlon)]),
         Grid::Gaussian { .. } => Ok(vec![("values", grid.len())]),
@@ -393,189 +393,11 @@ impl Drop for ForecastWriter {
     }
 }
 
-/// An opened forecast file.
-pub struct ForecastFile {
-    pub path: PathBuf,
-    file: netcdf::File,
-    pub grid: Grid,
-    pub init_times: Vec<Timestamp>,
-    pub lead_hours: Vec<i64>,
-    pub levels: Vec<u32>,
-    pub vars: Vec<ForecastVar>,
-    /// Every (variable, level) of the file as forecast channels (`z500`,
-    /// `t2m`), in file order.
-    pub channels: ChannelSet,
-    pub attributes: BTreeMap<String, String>,
-}
+pub(crate) mod geometry;
+mod read;
+pub(crate) mod store;
 
-fn read_f64(f: &netcdf::File, path: &Path, name: &str) -> Result<Vec<f64>> {
-    let v = f.variable(name).with_context(|| {
-        format!(
-            "{}: no `{name}` coordinate (not a fastnet forecast file?)",
-            path.display()
-        )
-    })?;
-    v.get_values::<f64, _>(..)
-        .with_context(|| format!("{}: reading {name}", path.display()))
-}
-
-/// The grid of a forecast file: equiangular from 1-D `latitude` and
-/// `longitude` axes, or on a `values` point dimension the Gaussian grid
-/// whose rings the per-point coordinates are (the data crate's recogniser,
-/// the same as for ERA5 input).
-fn grid_of(f: &netcdf::File, path: &Path, lat: &[f64], lon: &[f64]) -> Result<Grid> {
-    if f.dimension("values").is_none() {
-        let poles = lat.first().is_some_and(|&l| (l - 90.0).abs() < 1e-9);
-        let grid = Grid::equiangular(lat.len(), lon.len(), poles)
-            .with_context(|| format!("{}: grid", path.display()))?;
-        if grid
-            .latitudes_deg()
-            .iter()
-            .zip(lat)
-            .any(|(a, b)| (a - b).abs() > 1e-6)
-        {
-            bail!(
-                "{}: latitudes are not an equiangular grid from north to south",
-                path.display()
-            );
-        }
-        return Ok(grid);
-    }
-    Ok(fastnet_data::scan::gaussian_grid_of(path, lat, lon)?)
-}
-
-impl ForecastFile {
-    pub fn open(path: &Path) -> Result<ForecastFile> {
-        fastnet_data::scan::quiet_hdf5();
-        let f = netcdf::open(path)
-            .with_context(|| format!("opening forecast file {}", path.display()))?;
-        let unit = CfTimeUnit::parse(TIME_UNITS).context("time unit")?;
-        let inits: Vec<Timestamp> = read_f64(&f, path, "init_time")?
-            .into_iter()
-            .map(|x| unit.to_timestamp(x))
-            .collect();
-        let leads: Vec<i64> = read_f64(&f, path, "lead_time")?
-            .into_iter()
-            .map(|x| x.round() as i64)
-            .collect();
-        let lat = read_f64(&f, path, "latitude")?;
-        let lon = read_f64(&f, path, "longitude")?;
-        let levels: Vec<u32> = if f.variable("level").is_some() {
-            read_f64(&f, path, "level")?
-                .into_iter()
-                .map(|x| x.round() as u32)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let grid = grid_of(&f, path, &lat, &lon)?;
-        let coords = [
-            "init_time",
-            "lead_time",
-            "valid_time",
-            "level",
-            "latitude",
-            "longitude",
-        ];
-        let mut vars = Vec::new();
-        for v in f.variables() {
-            let name = v.name();
-            if coords.contains(&name.as_str()) {
-                continue;
-            }
-            let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
-            let has_level = dims.iter().any(|d| d == "level");
-            let present = match v.attribute_value("levels_present") {
-                Some(Ok(AttributeValue::Ints(ls))) => {
-                    Some(ls.into_iter().map(|l| l as u32).collect())
-                }
-                Some(Ok(AttributeValue::Int(l))) => Some(vec![l as u32]),
-                _ => None,
-            };
-            vars.push(ForecastVar {
-                name,
-                levels: has_level.then(|| present.unwrap_or_else(|| levels.clone())),
-            });
-        }
-        let names: Vec<String> = vars
-            .iter()
-            .flat_map(|v| match &v.levels {
-                Some(ls) => ls.iter().map(|l| format!("{}{l}", v.name)).collect(),
-                None => vec![v.name.clone()],
-            })
-            .collect();
-        let channels = ChannelSet::forecast_only(&names)
-            .with_context(|| format!("{}: variables", path.display()))?;
-        let mut attributes = BTreeMap::new();
-        for a in f.attributes() {
-            if let Ok(AttributeValue::Str(s)) = a.value() {
-                attributes.insert(a.name().to_string(), s);
-            }
-        }
-        Ok(ForecastFile {
-            path: path.to_path_buf(),
-            file: f,
-            grid,
-            init_times: inits,
-            lead_hours: leads,
-            levels,
-            vars,
-            channels,
-            attributes,
-        })
-    }
-
-    /// One field `[nlat * nlon]` or `[npoints]` (north to south) of `var` at `level` for
-    /// init `i`, lead `l`.
-    pub fn read(&self, var: &str, level: Option<u32>, i: usize, l: usize) -> Result<Vec<f32>> {
-        fastnet_data::scan::quiet_hdf5();
-        let v = self
-            .file
-            .variable(var)
-            .with_context(|| format!("{}: no variable `{var}`", self.path.display()))?;
-        let shape = self.grid.shape();
-        let mut ext = vec![i..i + 1, l..l + 1];
-        match (
-            level,
-            self.vars
-                .iter()
-                .find(|x| x.name == var)
-                .and_then(|x| x.levels.as_ref()),
-        ) {
-            (Some(lev), Some(present)) => {
-                let k = self
-                    .levels
-                    .iter()
-                    .position(|&x| x == lev)
-                    .filter(|_| present.contains(&lev))
-                    .with_context(|| {
-                        format!(
-                            "{}: `{var}` has no level {lev} hPa (levels {present:?})",
-                            self.path.display()
-                        )
-                    })?;
-                ext.push(k..k + 1);
-            }
-            (None, None) => {}
-            (Some(lev), None) => bail!(
-                "{}: `{var}` is a surface variable, asked for level {lev}",
-                self.path.display()
-            ),
-            (None, Some(_)) => bail!(
-                "{}: `{var}` is upper-air: give a level",
-                self.path.display()
-            ),
-        }
-        ext.extend(shape.iter().map(|&n| 0..n));
-        v.get_values::<f32, _>(ext)
-            .with_context(|| format!("{}: reading {var}", self.path.display()))
-    }
-
-    /// Valid time of (init `i`, lead `l`).
-    pub fn valid_time(&self, i: usize, l: usize) -> Timestamp {
-        self.init_times[i] + self.lead_hours[l] * HOUR
-    }
-}
+pub use read::{FileLayout, ForecastFile};
 
 #[cfg(test)]
 mod tests;

@@ -99,3 +99,70 @@ fn octahedral_grid_round_trip_on_a_point_dimension() {
     assert!(e.contains("latitude") && e.contains("ring"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_format_and_layout_the_sink_writes_reads_back_the_same() {
+    // ours and WeatherBench2's layout, NetCDF and Zarr: ForecastFile gives
+    // the same grid, times, channels and fields (north to south) for each
+    use crate::forecast::sink::{ForecastOutput, ForecastSink, OutputFormat, OutputLayout};
+    let _serial = crate::netcdf_serial();
+    let dir = std::env::temp_dir().join(format!("fastnet-fcfile-sink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let set = ChannelSet::from_names(&[], &["z500", "t850", "z850", "u10", "t2m"]).unwrap();
+    let grid = Grid::from_spec("latlon:30").unwrap(); // 7 x 12
+    let layout = ForecastLayout {
+        grid: grid.clone(),
+        vars: vars_of(&set).unwrap(),
+        init_times: vec![1_577_836_800, 1_577_880_000],
+        lead_hours: vec![6, 24, 240],
+        attributes: vec![],
+    };
+    let nc = set.n_forecast();
+    let value = |i: usize, l: usize, p: usize, c: usize| {
+        (1000 * i + 100 * l + 10 * c) as f32 + p as f32 / 100.0
+    };
+    for (format, kind, name) in [
+        (OutputFormat::Netcdf, OutputLayout::Fastnet, "a.nc"),
+        (OutputFormat::Zarr, OutputLayout::Fastnet, "a.zarr"),
+        (OutputFormat::Netcdf, OutputLayout::Wb2, "w.nc"),
+        (OutputFormat::Zarr, OutputLayout::Wb2, "w.zarr"),
+    ] {
+        let out = ForecastOutput {
+            path: dir.join(name),
+            format,
+            layout: kind,
+        };
+        let mut w = ForecastSink::create(&out, layout.clone(), &set).unwrap();
+        for i in 0..2 {
+            for l in 0..3 {
+                let s: Vec<f32> = (0..grid.len())
+                    .flat_map(|p| (0..nc).map(move |c| value(i, l, p, c)))
+                    .collect();
+                w.write(i, l, &s).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        let f = ForecastFile::open(&out.path).unwrap();
+        let want_layout = match kind {
+            OutputLayout::Fastnet => FileLayout::Fastnet,
+            OutputLayout::Wb2 => FileLayout::WeatherBench2,
+        };
+        assert_eq!(f.layout, want_layout, "{name}");
+        assert_eq!(f.grid, grid, "{name}");
+        assert_eq!(f.init_times, layout.init_times, "{name}");
+        assert_eq!(f.lead_hours, layout.lead_hours, "{name}");
+        assert!(f.ignored.is_empty(), "{name}: {:?}", f.ignored);
+        let mut names = f.channels.names().to_vec();
+        names.sort();
+        assert_eq!(names, ["t2m", "t850", "u10", "z500", "z850"], "{name}");
+        for (c, ch) in set.forecast().iter().enumerate() {
+            let (var, level) = ch.field().unwrap();
+            for (i, l) in [(0, 0), (1, 2)] {
+                let got = f.read(var, level, i, l).unwrap();
+                let want: Vec<f32> = (0..grid.len()).map(|p| value(i, l, p, c)).collect();
+                assert_eq!(got, want, "{name} {} ({i}, {l})", ch.name);
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
