@@ -1,4 +1,5 @@
-//! `fastnet forecast --checkpoint CKPT --data PATHS --init DATES --steps N -o OUT.nc`.
+//! `fastnet forecast --checkpoint CKPT --data PATHS --init DATES --steps N -o OUT.nc`
+//! (or `-o OUT.zarr`, `--format zarr`, `--layout wb2`).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use fastnet_data::Dataset;
 use super::progress;
 use crate::checkpoint::load_model;
 use crate::forecast::rollout::{forecast, step_hours, Method};
+use crate::forecast::sink::{ForecastOutput, OutputFormat, OutputLayout};
 use crate::model::Precision;
 use crate::runtime::DeviceSpec;
 
@@ -18,7 +20,8 @@ pub struct ForecastArgs {
     /// Checkpoint: its .json sidecar, its weights file, or a checkpoint folder (newest).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// ERA5 NetCDF with the initial states (files, folders, globs).
+    /// ERA5 NetCDF with the initial states (files, folders, globs), or an
+    /// anemoi-datasets Zarr store (`era5.zarr`, `ens.zarr#member=N`).
     #[arg(long, num_args = 1.., required = true)]
     data: Vec<PathBuf>,
     /// Init times, comma separated (2020-01-01T00,2020-01-05T12), or
@@ -49,9 +52,17 @@ pub struct ForecastArgs {
     /// includes that whole day) at every lead.
     #[arg(long, conflicts_with = "persistence")]
     climatology: Option<String>,
-    /// Output forecast file (NetCDF).
+    /// Output forecast: a NetCDF file, or a Zarr store when named *.zarr.
     #[arg(short, long)]
     output: PathBuf,
+    /// Container; by default from the output's name (zarr for *.zarr, else
+    /// netcdf), with which it must agree.
+    #[arg(long, value_enum)]
+    format: Option<OutputFormat>,
+    /// Variables and coordinates: ours, or WeatherBench2's (for its
+    /// evaluation scripts; latitude-longitude grids only).
+    #[arg(long, value_enum, default_value_t = OutputLayout::Fastnet)]
+    layout: OutputLayout,
 }
 
 /// Parses `a,b,c` or `FROM..TO/HOURS`.
@@ -78,6 +89,7 @@ pub fn parse_inits(text: &str) -> Result<Vec<Timestamp>> {
 }
 
 pub fn run(args: ForecastArgs) -> Result<()> {
+    let output = ForecastOutput::resolve(&args.output, args.format, args.layout)?;
     let inits = parse_inits(&args.init)?;
     let device = args.device.resolve()?;
     let mut m = load_model(&args.checkpoint, device)?;
@@ -100,12 +112,12 @@ pub fn run(args: ForecastArgs) -> Result<()> {
         &inits,
         args.steps,
         method,
-        &args.output,
+        &output,
         &mut |d, _| bar.set_position(d as u64),
     )?;
     bar.finish_and_clear();
     println!(
-        "wrote {} {} init time(s) x {} step(s) of {} h from checkpoint step {} -> {}",
+        "wrote {} {} init time(s) x {} step(s) of {} h from checkpoint step {} -> {} ({})",
         match method {
             Method::Persistence => "persistence baseline:",
             Method::Climatology { .. } => "climatology baseline:",
@@ -115,7 +127,8 @@ pub fn run(args: ForecastArgs) -> Result<()> {
         args.steps,
         step_hours,
         m.sidecar.step,
-        out.display()
+        out.display(),
+        output.describe()
     );
     Ok(())
 }

@@ -20,7 +20,8 @@ pub struct LossArgs {
     /// truth must be on the same grid.
     #[arg(long)]
     forecast: PathBuf,
-    /// ERA5 NetCDF truth: files, folders or globs.
+    /// ERA5 NetCDF truth: files, folders or globs, or an anemoi-datasets
+    /// Zarr store.
     #[arg(long, num_args = 1.., required = true)]
     truth: Vec<PathBuf>,
     /// A training checkpoint (sidecar, weights file or folder): the loss

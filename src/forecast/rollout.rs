@@ -3,7 +3,7 @@
 //! and write the forecast file one state at a time (memory flat in the
 //! number of steps).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use fastnet_data::channels::ChannelSet;
@@ -12,7 +12,8 @@ use fastnet_data::sample::Normaliser;
 use fastnet_data::time::{format_time, Timestamp, HOUR};
 use tch::{Device, Kind, Tensor};
 
-use super::file::{vars_of, ForecastLayout, ForecastWriter};
+use super::file::{vars_of, ForecastLayout};
+use super::sink::{ForecastOutput, ForecastSink};
 use crate::checkpoint::LoadedModel;
 use crate::error::FastnetError;
 
@@ -80,14 +81,15 @@ pub fn step_hours(m: &LoadedModel, requested: Option<i64>) -> Result<i64, Fastne
 }
 
 /// Rolls out `steps` steps of the model's training step from every init
-/// time and writes `out`. `progress(done, total)` counts model steps.
+/// time and writes `out` (in its format and layout). `progress(done,
+/// total)` counts model steps.
 pub fn forecast(
     m: &LoadedModel,
     reader: &FeatureReader,
     inits: &[Timestamp],
     steps: usize,
     method: Method,
-    out: &Path,
+    out: &ForecastOutput,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<PathBuf> {
     let step_hours = step_hours(m, None)?;
@@ -122,7 +124,7 @@ pub fn forecast(
             ("graph_sha256".into(), m.sidecar.graph_sha256.clone()),
         ],
     };
-    let mut writer = ForecastWriter::create(out, layout, set)?;
+    let mut writer = ForecastSink::create(out, layout, set)?;
     let device = m.vs.device();
     let (mut done, total) = (0, inits.len() * steps);
     let climatology = match method {
