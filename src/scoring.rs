@@ -168,6 +168,7 @@ pub fn evaluate(
     let mut truth_buf = vec![0f32; n];
     let mut clim_buf = vec![0f32; n];
     let mut scratch = Vec::new();
+    let mut no_clim: Vec<String> = Vec::new();
     for ch in channels {
         let (name, Some((var, level))) = (&ch.name, ch.field()) else {
             continue;
@@ -193,6 +194,17 @@ pub fn evaluate(
                     Some(c) => c.field(var, level, valid, &mut clim_buf)?,
                     None => false,
                 };
+                if let (Some(c), false) = (clim, have_clim) {
+                    // WeatherBench2 refuses a climatology without the
+                    // variable; we score the rest and say why ACC is absent.
+                    if !no_clim.contains(name) {
+                        eprintln!(
+                            "note: {}: no {name} in the climatology: its ACC is not scored",
+                            c.describe()
+                        );
+                        no_clim.push(name.clone());
+                    }
+                }
                 let ca = have_clim.then_some(clim_buf.as_slice());
                 for (r, w) in weights.iter().enumerate() {
                     let s = score_field(w, &f, &truth_buf, ca).with_context(|| {
@@ -315,7 +327,9 @@ pub fn spectra(
         bail!(
             "{}: no init time of lead {} h has truth for {var}",
             fc.path.display(),
-            fc.lead_hours[lead]
+            fc.lead_hours
+                .get(lead)
+                .map_or_else(|| format!("#{lead}"), |h| h.to_string())
         );
     }
     for a in pf.iter_mut().chain(pt.iter_mut()) {

@@ -11,7 +11,7 @@ use common::{fastnet, ok};
 use std::path::Path;
 use std::process::Command;
 
-use fastnet_data::fixture::build_anemoi_store;
+use fastnet_data::fixture::{build_anemoi_store, scratch_dir};
 use fastnet_mesh::Grid;
 
 fn s(p: &Path) -> String {
@@ -37,7 +37,7 @@ fn channel<'a>(stats: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
 
 #[test]
 fn o8_store_inspect_stats_train_forecast_eval() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zarr-input-cli");
+    let dir = scratch_dir("zarr-input-cli");
     build_anemoi_store("o8", &dir).unwrap_or_else(|e| panic!("{e}"));
     let store = dir.join("store.zarr");
 

@@ -133,7 +133,7 @@ pub struct FileInfo {
     pub store_dates: Vec<usize>,
 }
 
-fn attr_f64(v: &netcdf::Variable, name: &str) -> Option<f64> {
+pub(crate) fn attr_f64(v: &netcdf::Variable, name: &str) -> Option<f64> {
     match v.attribute_value(name)?.ok()? {
         AttributeValue::Short(x) => Some(x as f64),
         AttributeValue::Ushort(x) => Some(x as f64),
@@ -276,6 +276,49 @@ pub(crate) fn grid_of(path: &Path, lat: &[f64], lon: &[f64]) -> Result<(Grid, bo
         }
     }
     Ok((grid, flipped, shift))
+}
+
+/// The catalogue entry, units and packing of data variable `v` (`name`),
+/// checking the units against the catalogue's.
+pub(crate) fn var_meta(
+    path: &Path,
+    v: &netcdf::Variable,
+    name: &str,
+    has_level: bool,
+) -> Result<(Option<&'static VarInfo>, Option<String>, Packing)> {
+    let info = catalogue::lookup(name, has_level);
+    let units = attr_str(v, "units");
+    if let (Some(info), Some(u)) = (info, &units) {
+        if !info.units_match(u) {
+            return Err(DataError::UnitsMismatch {
+                path: path.to_path_buf(),
+                variable: name.to_string(),
+                found: u.clone(),
+                info,
+            });
+        }
+    }
+    let storage = match v.vartype() {
+        NcVariableType::Int(IntType::I16) => Storage::I16,
+        NcVariableType::Int(IntType::I32) => Storage::I32,
+        NcVariableType::Float(FloatType::F32) => Storage::F32,
+        NcVariableType::Float(FloatType::F64) => Storage::F64,
+        other => {
+            return Err(DataError::read(
+                path,
+                name,
+                format!("storage type {other:?} is not supported; expected int16, int32, float32 or float64"),
+            ))
+        }
+    };
+    let packing = Packing {
+        storage,
+        scale: attr_f64(v, "scale_factor").unwrap_or(1.0),
+        offset: attr_f64(v, "add_offset").unwrap_or(0.0),
+        fill: attr_f64(v, "_FillValue"),
+        missing: attr_f64(v, "missing_value"),
+    };
+    Ok((info, units, packing))
 }
 
 /// Reads the metadata of `path`: a NetCDF file, or an anemoi-datasets Zarr
@@ -428,38 +471,7 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
                 });
             }
         }
-        let info = catalogue::lookup(&name, level_pos.is_some());
-        let units = attr_str(&v, "units");
-        if let (Some(info), Some(u)) = (info, &units) {
-            if !info.units_match(u) {
-                return Err(DataError::UnitsMismatch {
-                    path: path.to_path_buf(),
-                    variable: name,
-                    found: u.clone(),
-                    info,
-                });
-            }
-        }
-        let storage = match v.vartype() {
-            NcVariableType::Int(IntType::I16) => Storage::I16,
-            NcVariableType::Int(IntType::I32) => Storage::I32,
-            NcVariableType::Float(FloatType::F32) => Storage::F32,
-            NcVariableType::Float(FloatType::F64) => Storage::F64,
-            other => {
-                return Err(DataError::read(
-                    path,
-                    name,
-                    format!("storage type {other:?} is not supported; expected int16, int32, float32 or float64"),
-                ))
-            }
-        };
-        let packing = Packing {
-            storage,
-            scale: attr_f64(&v, "scale_factor").unwrap_or(1.0),
-            offset: attr_f64(&v, "add_offset").unwrap_or(0.0),
-            fill: attr_f64(&v, "_FillValue"),
-            missing: attr_f64(&v, "missing_value"),
-        };
+        let (info, units, packing) = var_meta(path, &v, &name, level_pos.is_some())?;
         let kind = match info {
             Some(i) => i.kind,
             None if level_pos.is_some() => VarKind::UpperAir,

@@ -5,11 +5,11 @@
 //! through the NetCDF path; the store's statistics checked against the
 //! values; and one test per way a store can be wrong.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use fastnet_data::fixture::build_anemoi_store;
+use fastnet_data::fixture::{build_anemoi_store, scratch_dir};
 use fastnet_data::time::{format_time, parse_date};
 use fastnet_data::zarr::{AnemoiStore, StoreSpec};
 use fastnet_data::{DataError, Dataset};
@@ -31,7 +31,7 @@ fn fixture(kind: &str) -> PathBuf {
     if let Some(d) = dirs.get(kind) {
         return d.clone();
     }
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("anemoi-{kind}"));
+    let out = scratch_dir(&format!("anemoi-{kind}"));
     build_anemoi_store(kind, &out).unwrap_or_else(|e| panic!("{e}"));
     dirs.insert(kind.to_string(), out.clone());
     out
@@ -231,7 +231,7 @@ fn reduced_grid_store_reads_like_its_netcdf() {
 fn damaged_stores_fail_naming_the_store_and_array() {
     let _s = serial();
     let dir = fixture("o8");
-    let copy = Path::new(env!("CARGO_TARGET_TMPDIR")).join("anemoi-o8-truncated.zarr");
+    let copy = scratch_dir("anemoi-o8-damaged").join("anemoi-o8-truncated.zarr");
     let _ = std::fs::remove_dir_all(&copy);
     let r = Command::new("cp")
         .arg("-r")
@@ -262,7 +262,7 @@ fn damaged_stores_fail_naming_the_store_and_array() {
         .unwrap_err();
     assert!(matches!(err, DataError::VariableAbsent { .. }), "{err}");
     // A folder that is no store, and a store that is not anemoi's.
-    let empty = Path::new(env!("CARGO_TARGET_TMPDIR")).join("empty.zarr");
+    let empty = scratch_dir("anemoi-empty").join("empty.zarr");
     std::fs::create_dir_all(&empty).unwrap();
     let err = Dataset::open(&[&empty]).err().unwrap();
     assert!(matches!(err, DataError::ZarrOpen { .. }), "{err}");

@@ -192,6 +192,7 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
             let evs: Vec<Evaluation> = serde_json::from_str(&text).with_context(|| {
                 format!("{}: not a `fastnet eval` scores.json", a.input.display())
             })?;
+            let multi_region = evs.iter().any(|e| e.region != evs[0].region);
             let mut names: Vec<String> = Vec::new();
             for r in evs.iter().flat_map(|e| &e.rows) {
                 if !names.contains(&r.variable)
@@ -219,7 +220,12 @@ pub fn run(cmd: PlotCommand) -> Result<()> {
                     let lines = evs
                         .iter()
                         .map(|e| Line {
-                            label: e.model.clone(),
+                            // Several regions: one line per (model, region).
+                            label: if multi_region {
+                                format!("{} ({})", e.model, e.region)
+                            } else {
+                                e.model.clone()
+                            },
                             points: e
                                 .rows
                                 .iter()

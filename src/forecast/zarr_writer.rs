@@ -234,12 +234,25 @@ fn read_json(path: &Path) -> Result<Value> {
     serde_json::from_slice(&text).with_context(|| format!("{}: not JSON", path.display()))
 }
 
+/// fsyncs every file under `dir`, then the folders.
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p.is_dir() {
+            sync_tree(&p)?;
+        } else {
+            std::fs::File::open(&p)?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
+}
+
 /// Renames the finished store `tmp` to `path`, replacing an earlier Zarr
 /// store there (moved aside first, removed once the new one is in place).
 fn commit_dir(tmp: &Path, path: &Path) -> Result<()> {
-    std::fs::File::open(tmp.join(".zmetadata"))
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("syncing {}", tmp.display()))?;
+    // Every chunk and metadata file reaches the disk before the rename, so
+    // a crash never leaves a finished-looking store with short chunks.
+    sync_tree(tmp).with_context(|| format!("syncing {}", tmp.display()))?;
     let rename = |a: &Path, b: &Path| {
         std::fs::rename(a, b)
             .with_context(|| format!("renaming {} to {}", a.display(), b.display()))

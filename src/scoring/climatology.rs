@@ -109,6 +109,11 @@ impl Wb2Climatology {
             else {
                 continue;
             };
+            // Static fields (a level-less geopotential is the orography)
+            // have no ACC and must not shadow the upper-air entry.
+            if info.kind == catalogue::VarKind::Static {
+                continue;
+            }
             // the plain name wins over NAME_mean
             if vars.contains_key(info.short) && v.name != base {
                 continue;

@@ -5,14 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use netcdf::types::{FloatType, IntType, NcVariableType};
-use netcdf::AttributeValue;
-
 use super::area::{LatLonBox, Orientation};
 use crate::catalogue::VarInfo;
-use crate::catalogue::{self, VarKind};
+use crate::catalogue::VarKind;
 use crate::error::{DataError, Result};
-use crate::scan::{attr_str, open_nc, Packing, Storage};
+use crate::scan::{attr_str, open_nc, var_meta, Packing, Storage};
 use crate::time::{format_time, CfTimeUnit, Timestamp};
 use crate::writer::Layout;
 
@@ -79,24 +76,6 @@ pub struct RegionalFile {
     /// Data variables (those ending in `[lat, lon]`); `short` is the
     /// catalogue short name (`2m_temperature` -> `t2m`).
     pub vars: Vec<BoxVar>,
-}
-
-fn attr_f64(v: &netcdf::Variable, name: &str) -> Option<f64> {
-    match v.attribute_value(name)?.ok()? {
-        AttributeValue::Short(x) => Some(x as f64),
-        AttributeValue::Ushort(x) => Some(x as f64),
-        AttributeValue::Int(x) => Some(x as f64),
-        AttributeValue::Uint(x) => Some(x as f64),
-        AttributeValue::Longlong(x) => Some(x as f64),
-        AttributeValue::Schar(x) => Some(x as f64),
-        AttributeValue::Uchar(x) => Some(x as f64),
-        AttributeValue::Float(x) => Some(x as f64),
-        AttributeValue::Double(x) => Some(x),
-        AttributeValue::Shorts(x) => x.first().map(|&x| x as f64),
-        AttributeValue::Floats(x) => x.first().map(|&x| x as f64),
-        AttributeValue::Doubles(x) => x.first().copied(),
-        _ => None,
-    }
 }
 
 fn find_dim<'a>(f: &netcdf::File, names: &[&'a str]) -> Option<&'a str> {
@@ -258,38 +237,7 @@ impl RegionalFile {
                     });
                 }
             }
-            let info = catalogue::lookup(&name, level_pos.is_some());
-            let units = attr_str(&v, "units");
-            if let (Some(info), Some(u)) = (info, &units) {
-                if !info.units_match(u) {
-                    return Err(DataError::UnitsMismatch {
-                        path: path.to_path_buf(),
-                        variable: name,
-                        found: u.clone(),
-                        info,
-                    });
-                }
-            }
-            let storage = match v.vartype() {
-                NcVariableType::Int(IntType::I16) => Storage::I16,
-                NcVariableType::Int(IntType::I32) => Storage::I32,
-                NcVariableType::Float(FloatType::F32) => Storage::F32,
-                NcVariableType::Float(FloatType::F64) => Storage::F64,
-                other => {
-                    return Err(DataError::read(
-                        path,
-                        name,
-                        format!("storage type {other:?} is not supported; expected int16, int32, float32 or float64"),
-                    ))
-                }
-            };
-            let packing = Packing {
-                storage,
-                scale: attr_f64(&v, "scale_factor").unwrap_or(1.0),
-                offset: attr_f64(&v, "add_offset").unwrap_or(0.0),
-                fill: attr_f64(&v, "_FillValue"),
-                missing: attr_f64(&v, "missing_value"),
-            };
+            let (info, units, packing) = var_meta(path, &v, &name, level_pos.is_some())?;
             let kind = match (info, time_pos, level_pos) {
                 (_, None, _) => VarKind::Static,
                 (Some(i), _, _) => i.kind,

@@ -27,6 +27,7 @@ pub struct ZarrArray {
     dtype: String,
     dims: Vec<String>,
     attributes: Map<String, Value>,
+    fill_value: Option<f64>,
 }
 
 impl std::fmt::Debug for ZarrGroup {
@@ -104,9 +105,27 @@ impl ZarrGroup {
         }
         let array = Array::open(self.store.clone(), &format!("/{name}"))
             .map_err(|e| DataError::read(&self.path, name, e))?;
-        let (dtype, mut attributes) = match array.metadata() {
-            ArrayMetadata::V2(m) => (numpy_dtype_name(&m.dtype.to_string()), m.attributes.clone()),
-            ArrayMetadata::V3(m) => (m.data_type.name().to_string(), m.attributes.clone()),
+        let (dtype, mut attributes, fill) = match array.metadata() {
+            ArrayMetadata::V2(m) => (
+                numpy_dtype_name(&m.dtype.to_string()),
+                m.attributes.clone(),
+                serde_json::to_value(&m.fill_value).ok(),
+            ),
+            ArrayMetadata::V3(m) => (
+                m.data_type.name().to_string(),
+                m.attributes.clone(),
+                serde_json::to_value(&m.fill_value).ok(),
+            ),
+        };
+        let fill_value = match fill {
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => match s.as_str() {
+                "NaN" => Some(f64::NAN),
+                "Infinity" => Some(f64::INFINITY),
+                "-Infinity" => Some(f64::NEG_INFINITY),
+                _ => None,
+            },
+            _ => None,
         };
         let mut dims: Vec<String> = match attributes.remove("_ARRAY_DIMENSIONS") {
             Some(Value::Array(a)) => a
@@ -130,6 +149,7 @@ impl ZarrGroup {
             dtype,
             dims,
             attributes,
+            fill_value,
         })
     }
 }
@@ -174,6 +194,13 @@ impl ZarrArray {
     /// The array's attributes without `_ARRAY_DIMENSIONS`.
     pub fn attributes(&self) -> &Map<String, Value> {
         &self.attributes
+    }
+
+    /// The array's `fill_value` (`.zarray`'s in v2) as a number; `None`
+    /// when null. xarray keeps a variable's `_FillValue` here, not among
+    /// the attributes.
+    pub fn fill_value(&self) -> Option<f64> {
+        self.fill_value
     }
 
     /// `float32`, `int64`, ... (numpy's name for v2 stores).

@@ -130,7 +130,35 @@ impl Geometry {
         index: impl Fn(Role) -> Option<usize>,
     ) -> Result<Vec<f32>> {
         let mut ranges: Vec<Range<usize>> = Vec::with_capacity(roles.len());
+        if roles.len() != var.shape.len() || var.dims.len() != var.shape.len() {
+            bail!(
+                "{}: `{}` has {} dimensions; {} were expected",
+                store.path.display(),
+                var.name,
+                var.shape.len(),
+                roles.len()
+            );
+        }
         for (k, &r) in roles.iter().enumerate() {
+            // Each grid dimension must have the coordinates' length (a
+            // matching product alone could scramble or overrun the field).
+            let want = match r {
+                Role::Lat => Some(self.lat_rows.len()),
+                Role::Lon => Some(self.lon_cols.len()),
+                Role::Points => Some(self.grid.len()),
+                _ => None,
+            };
+            if let Some(want) = want {
+                if var.shape[k] != want {
+                    bail!(
+                        "{}: `{}`: dimension `{}` has length {}; the coordinates give {want}",
+                        store.path.display(),
+                        var.name,
+                        var.dims[k],
+                        var.shape[k]
+                    );
+                }
+            }
             match r {
                 Role::Lat | Role::Lon | Role::Points => ranges.push(0..var.shape[k]),
                 _ => {

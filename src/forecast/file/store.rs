@@ -120,15 +120,34 @@ impl Store {
             let mut arrays = Vec::new();
             for name in g.array_names() {
                 let a = g.array(&name)?;
-                let attrs = a
+                let mut attrs: BTreeMap<String, Attr> = a
                     .attributes()
                     .iter()
                     .filter_map(|(k, v)| json_attr(v).map(|a| (k.clone(), a)))
                     .collect();
+                // xarray keeps `_FillValue` as the array's fill_value and
+                // reports it as the attribute when it reads (so must we, or
+                // packed missing points would decode as plausible numbers).
+                if let Some(fill) = a.fill_value() {
+                    attrs
+                        .entry("_FillValue".into())
+                        .or_insert(Attr::Nums(vec![fill]));
+                }
+                let dims = a.dims();
+                let shape: Vec<usize> = a.shape().iter().map(|&n| n as usize).collect();
+                if dims.len() != shape.len() {
+                    bail!(
+                        "{}: array `{name}` names {} dimensions ({}) in _ARRAY_DIMENSIONS but has {} ({shape:?}); expected one name per dimension",
+                        path.display(),
+                        dims.len(),
+                        dims.join(", "),
+                        shape.len()
+                    );
+                }
                 vars.push(StoreVar {
                     name: name.clone(),
-                    dims: a.dims(),
-                    shape: a.shape().iter().map(|&n| n as usize).collect(),
+                    dims,
+                    shape,
                     attrs,
                 });
                 arrays.push(a);
@@ -276,11 +295,20 @@ impl Store {
                     self.path.display()
                 )
             })?;
-        Ok(self
-            .read_all_f64(name)?
+        self.read_all_f64(name)?
             .into_iter()
-            .map(|x| epoch + (x * unit).round() as i64)
-            .collect())
+            .enumerate()
+            .map(|(k, x)| {
+                if x.is_finite() {
+                    Ok(epoch + (x * unit).round() as i64)
+                } else {
+                    bail!(
+                        "{}: `{name}`[{k}] is {x} (NaT or missing); expected a time",
+                        self.path.display()
+                    )
+                }
+            })
+            .collect()
     }
 
     /// A CF duration coordinate (units `nanoseconds` .. `days`) in whole
