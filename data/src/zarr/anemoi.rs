@@ -117,9 +117,11 @@ impl std::fmt::Debug for AnemoiStore {
     }
 }
 
-/// Most dates of all variables kept decoded (the loader reads the same
-/// dates for several channels and for overlapping windows).
-const CACHE_BYTES: usize = 512 << 20;
+/// Bytes of decoded dates kept (all variables of a date are decoded at
+/// once, as the store chunks them; the channels of a state and overlapping
+/// windows then reuse them). At most [`CACHE_DATES`] dates.
+const CACHE_BYTES: usize = 64 << 20;
+const CACHE_DATES: usize = 16;
 
 /// `6h`, `12h`, `1d`, `30m`, `3600s`, or a bare number of hours.
 pub fn parse_frequency(text: &str) -> Option<i64> {
@@ -375,7 +377,7 @@ impl AnemoiStore {
         let m = self.member as u64;
         let block = Arc::new(self.data.read_f32(&[d..d + 1, 0..nv, m..m + 1, 0..np])?);
         if let Ok(mut cache) = self.cache.lock() {
-            let cap = (CACHE_BYTES / (block.len() * 4).max(1)).max(1);
+            let cap = (CACHE_BYTES / (block.len() * 4).max(1)).clamp(1, CACHE_DATES);
             while cache.len() >= cap {
                 cache.pop_front();
             }
