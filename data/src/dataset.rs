@@ -361,6 +361,12 @@ impl Dataset {
                 out,
             );
         }
+        if let Some(x) = &file.xarray {
+            let extents = field_extents(fv, file.grid_dims.len(), ti, li.unwrap_or(0));
+            let raw = x.read(&file.path, fv, &extents)?;
+            let bad = decode_into(&Raw::F64(raw), fv, file, out);
+            return self.finish_field(bad, file, &fv.file_name, e.kind, level, t, to_height, out);
+        }
         let mut guard = self.handles[fi]
             .lock()
             .map_err(|_| DataError::read(&file.path, name, "a reader thread panicked"))?;

@@ -213,11 +213,19 @@ impl FileSummary {
         FileSummary {
             path: f.path.clone(),
             format: f.format.into(),
-            layout: f.layout.map(|l| format!("{l:?}")).or_else(|| {
-                f.store
-                    .as_ref()
-                    .map(|_| "anemoi-datasets store".to_string())
-            }),
+            layout: f
+                .layout
+                .map(|l| format!("{l:?}"))
+                .or_else(|| {
+                    f.store
+                        .as_ref()
+                        .map(|_| "anemoi-datasets store".to_string())
+                })
+                .or_else(|| {
+                    f.xarray
+                        .as_ref()
+                        .map(|_| "xarray / WeatherBench2 layout".to_string())
+                }),
             grid: f.grid.describe(),
             orientation: if orientation.is_empty() {
                 "canonical".into()

@@ -99,6 +99,9 @@ pub struct FileVar {
     /// Zarr stores: the index along the store's `variables` axis of each
     /// level (one entry for surface fields); empty for NetCDF.
     pub store_index: Vec<usize>,
+    /// xarray-layout Zarr stores: the array ends in `[lon, lat]` (as
+    /// WeatherBench2's ERA5 does); `dims` lists them as `[lat, lon]`.
+    pub lon_first: bool,
 }
 
 /// Metadata of one file.
@@ -131,6 +134,8 @@ pub struct FileInfo {
     /// Zarr stores: the store's date index of each entry of `times`
     /// (missing dates are left out of `times`).
     pub store_dates: Vec<usize>,
+    /// The opened store when this "file" is a Zarr store in xarray's layout.
+    pub xarray: Option<std::sync::Arc<crate::zarr::xarray::XarrayStore>>,
 }
 
 pub(crate) fn attr_f64(v: &netcdf::Variable, name: &str) -> Option<f64> {
@@ -321,11 +326,12 @@ pub(crate) fn var_meta(
     Ok((info, units, packing))
 }
 
-/// Reads the metadata of `path`: a NetCDF file, or an anemoi-datasets Zarr
-/// store (`store.zarr`, `store.zarr#member=N`; [`crate::zarr::files`]).
+/// Reads the metadata of `path`: a NetCDF file, an anemoi-datasets Zarr
+/// store (`store.zarr`, `store.zarr#member=N`; [`crate::zarr::files`]) or a
+/// Zarr store in xarray's layout ([`crate::zarr::xarray`]).
 pub fn scan_file(path: &Path) -> Result<FileInfo> {
     if let Some(spec) = crate::zarr::StoreSpec::parse(path) {
-        return crate::zarr::files::scan_store(&spec?);
+        return crate::zarr::scan_store(&spec?);
     }
     let f = open_nc(path)?;
     let format = if f.root().is_some() {
@@ -495,6 +501,7 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
             level_pos,
             packing,
             store_index: Vec::new(),
+            lon_first: false,
         });
     }
     Ok(FileInfo {
@@ -511,6 +518,7 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
         vars,
         store: None,
         store_dates: Vec::new(),
+        xarray: None,
     })
 }
 

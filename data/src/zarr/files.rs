@@ -135,6 +135,7 @@ pub fn scan_store(spec: &StoreSpec) -> Result<FileInfo> {
                     level_pos: None,
                     packing,
                     store_index: Vec::new(),
+                    lon_first: false,
                 },
                 Vec::new(),
             )
@@ -184,6 +185,7 @@ pub fn scan_store(spec: &StoreSpec) -> Result<FileInfo> {
         vars,
         store: Some(Arc::new(store)),
         store_dates: kept,
+        xarray: None,
     })
 }
 

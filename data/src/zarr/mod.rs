@@ -16,11 +16,33 @@ pub mod anemoi;
 pub mod files;
 pub mod group;
 pub mod statistics;
+pub mod xarray;
 
 pub use anemoi::{AnemoiStore, StoreSpec};
 pub use group::{ZarrArray, ZarrGroup};
 
 use std::path::Path;
+
+use crate::error::{DataError, Result};
+use crate::scan::FileInfo;
+
+/// Scans the store `spec`: an anemoi-datasets store, or a store in
+/// xarray's layout (WeatherBench2's ERA5, `Dataset.to_zarr`).
+pub fn scan_store(spec: &StoreSpec) -> Result<FileInfo> {
+    let group = ZarrGroup::open(&spec.path)?;
+    if xarray::is_xarray_layout(&group) {
+        if spec.member.is_some() {
+            return Err(DataError::BadConfig {
+                field: spec.display(),
+                value: "#member".into(),
+                expected: "no member: the store is in xarray's layout, not an anemoi ensemble"
+                    .into(),
+            });
+        }
+        return xarray::scan_xarray(&spec.path);
+    }
+    files::scan_store(spec)
+}
 
 /// Whether `path` is a Zarr store: a folder holding `.zgroup`/`.zarray`
 /// (Zarr v2) or `zarr.json` (v3), or any folder named `*.zarr`.
