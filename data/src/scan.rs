@@ -403,21 +403,8 @@ pub fn scan_file(path: &Path) -> Result<FileInfo> {
                 )
             })?;
             let units = attr_str(&tv, "units").unwrap_or_default();
-            let cal = attr_str(&tv, "calendar").unwrap_or_else(|| "standard".into());
-            let unit = CfTimeUnit::parse(&units)
-                .filter(|_| {
-                    matches!(
-                        cal.as_str(),
-                        "standard" | "gregorian" | "proleptic_gregorian"
-                    )
-                })
-                .ok_or_else(|| DataError::BadTimeUnits {
-                    path: path.to_path_buf(),
-                    units: format!("{units} (calendar {cal})"),
-                })?;
-            let vals = coord(&f, path, td)?;
-            let times: Vec<Timestamp> = vals.iter().map(|&v| unit.to_timestamp(v)).collect();
-            check_times(path, &times)?;
+            let cal = attr_str(&tv, "calendar");
+            let times = cf_times(path, &units, cal.as_deref(), &coord(&f, path, td)?)?;
             (times, Some(units))
         }
     };
@@ -545,6 +532,28 @@ fn check_classic_size(path: &Path, f: &netcdf::File) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Times from a CF time coordinate's `units` ("hours since 1970-01-01"),
+/// `calendar` (standard, gregorian or proleptic_gregorian; absent means
+/// standard) and values; checked to increase, each once. Shared by every
+/// reader of CF files (NetCDF, regional boxes, xarray-layout Zarr).
+pub(crate) fn cf_times(
+    path: &Path,
+    units: &str,
+    calendar: Option<&str>,
+    values: &[f64],
+) -> Result<Vec<Timestamp>> {
+    let cal = calendar.unwrap_or("standard");
+    let unit = CfTimeUnit::parse(units)
+        .filter(|_| matches!(cal, "standard" | "gregorian" | "proleptic_gregorian"))
+        .ok_or_else(|| DataError::BadTimeUnits {
+            path: path.to_path_buf(),
+            units: format!("{units} (calendar {cal})"),
+        })?;
+    let times: Vec<Timestamp> = values.iter().map(|&v| unit.to_timestamp(v)).collect();
+    check_times(path, &times)?;
+    Ok(times)
 }
 
 fn check_times(path: &Path, times: &[Timestamp]) -> Result<()> {

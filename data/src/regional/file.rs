@@ -9,8 +9,8 @@ use super::area::{LatLonBox, Orientation};
 use crate::catalogue::VarInfo;
 use crate::catalogue::VarKind;
 use crate::error::{DataError, Result};
-use crate::scan::{attr_str, open_nc, var_meta, Packing, Storage};
-use crate::time::{format_time, CfTimeUnit, Timestamp};
+use crate::scan::{attr_str, cf_times, open_nc, var_meta, Packing, Storage};
+use crate::time::Timestamp;
 use crate::writer::Layout;
 
 const LAT_NAMES: &[&str] = &["latitude", "lat"];
@@ -99,40 +99,8 @@ fn read_times(f: &netcdf::File, path: &Path, td: &str) -> Result<(Vec<Timestamp>
         expected: "a time variable with CF units".into(),
     })?;
     let units = attr_str(&tv, "units").unwrap_or_default();
-    let cal = attr_str(&tv, "calendar").unwrap_or_else(|| "standard".into());
-    let unit = CfTimeUnit::parse(&units)
-        .filter(|_| {
-            matches!(
-                cal.as_str(),
-                "standard" | "gregorian" | "proleptic_gregorian"
-            )
-        })
-        .ok_or_else(|| DataError::BadTimeUnits {
-            path: path.to_path_buf(),
-            units: format!("{units} (calendar {cal})"),
-        })?;
-    let times: Vec<Timestamp> = coord(f, path, td)?
-        .into_iter()
-        .map(|v| unit.to_timestamp(v))
-        .collect();
-    for i in 1..times.len() {
-        if times[i] == times[i - 1] {
-            return Err(DataError::DuplicateTimeInFile {
-                path: path.to_path_buf(),
-                time: format_time(times[i]),
-                first: i - 1,
-                second: i,
-            });
-        }
-        if times[i] < times[i - 1] {
-            return Err(DataError::NonMonotonicTimes {
-                path: path.to_path_buf(),
-                index: i,
-                time: format_time(times[i]),
-                previous: format_time(times[i - 1]),
-            });
-        }
-    }
+    let cal = attr_str(&tv, "calendar");
+    let times = cf_times(path, &units, cal.as_deref(), &coord(f, path, td)?)?;
     Ok((times, units))
 }
 

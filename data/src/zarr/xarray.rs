@@ -18,7 +18,6 @@ use super::group::{ZarrArray, ZarrGroup};
 use crate::catalogue::{self, VarKind};
 use crate::error::{DataError, Result};
 use crate::scan::{FileInfo, FileVar, Packing, Storage};
-use crate::time::{CfTimeUnit, Timestamp};
 
 const LAT_NAMES: &[&str] = &["latitude", "lat"];
 const LON_NAMES: &[&str] = &["longitude", "lon"];
@@ -141,27 +140,8 @@ pub fn scan_xarray(path: &Path) -> Result<FileInfo> {
         None => (None, Vec::new(), None),
         Some((name, values, a)) => {
             let units = attr_str(a, "units").unwrap_or_default();
-            let cal = attr_str(a, "calendar").unwrap_or_else(|| "standard".into());
-            let unit = CfTimeUnit::parse(&units)
-                .filter(|_| {
-                    matches!(
-                        cal.as_str(),
-                        "standard" | "gregorian" | "proleptic_gregorian"
-                    )
-                })
-                .ok_or_else(|| DataError::BadTimeUnits {
-                    path: path.to_path_buf(),
-                    units: format!("{units} (calendar {cal})"),
-                })?;
-            let times: Vec<Timestamp> = values.iter().map(|&v| unit.to_timestamp(v)).collect();
-            for w in times.windows(2) {
-                if w[1] <= w[0] {
-                    return Err(bad(
-                        format!("`{name}` is not increasing ({} then {})", w[0], w[1]),
-                        "times in increasing order, each once",
-                    ));
-                }
-            }
+            let cal = attr_str(a, "calendar");
+            let times = crate::scan::cf_times(path, &units, cal.as_deref(), values)?;
             (Some(name.clone()), times, Some(units))
         }
     };
