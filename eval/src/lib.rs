@@ -6,6 +6,7 @@
 pub mod error;
 pub mod grid_sht;
 pub mod legendre;
+mod legendre_stream;
 pub mod metrics;
 #[cfg(feature = "plots")]
 pub mod plots;

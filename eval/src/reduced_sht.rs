@@ -82,8 +82,9 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::error::{EvalError, Result};
 use crate::legendre::{legendre_table, tri_index};
+use crate::legendre_stream::LegendreStream;
 use crate::quadrature::{gauss_legendre, Kind};
-use crate::sht::{project_order, Coefficients, Sht};
+use crate::sht::{Coefficients, Sht};
 
 pub use crate::grid_sht::GridSht;
 
@@ -102,12 +103,13 @@ pub struct ReducedSht {
     nh: usize,
     /// `[nrings]` highest order each ring carries.
     max_order: Vec<usize>,
-    /// `[lmax + 1]` first northern ring `j` such that ring `j` or its mirror
-    /// carries order `m` (`nh` when none does); rings nearer the poles add
-    /// nothing to order `m`.
-    first_ring: Vec<usize>,
-    /// `[tri_len(lmax), nh]` row-major `P̂_l^m(cos θ_j)`, northern rings.
-    table: Vec<f64>,
+    /// The Legendre stage, recurrences run as the transform goes (rings
+    /// `j < first_ring[m]` left out of order `m`).
+    stream: LegendreStream,
+    /// `[tri_len(lmax), nh]` row-major `P̂_l^m(cos θ_j)`, northern rings;
+    /// built on first use by [`ReducedSht::legendre`] /
+    /// [`ReducedSht::legendre_table`] only.
+    table: OnceLock<Vec<f64>>,
     forward_plans: Vec<Arc<dyn RealToComplex<f64>>>,
     inverse_plans: Vec<Arc<dyn ComplexToReal<f64>>>,
 }
@@ -213,14 +215,14 @@ impl ReducedSht {
             .iter()
             .map(|&len| lmax.min(len.saturating_sub(1) / 2))
             .collect();
-        let first_ring = (0..=lmax)
+        let first_ring: Vec<usize> = (0..=lmax)
             .map(|m| {
                 (0..nh)
                     .find(|&j| max_order[j].max(max_order[nrings - 1 - j]) >= m)
                     .unwrap_or(nh)
             })
             .collect();
-        let table = legendre_table(lmax, &quadrature.colatitudes[..nh]);
+        let stream = LegendreStream::new(lmax, &quadrature.colatitudes[..nh], Some(&first_ring));
         let mut planner = RealFftPlanner::<f64>::new();
         let forward_plans = rings
             .lengths
@@ -240,8 +242,8 @@ impl ReducedSht {
             weights: quadrature.weights,
             nh,
             max_order,
-            first_ring,
-            table,
+            stream,
+            table: OnceLock::new(),
             forward_plans,
             inverse_plans,
         })
@@ -262,6 +264,16 @@ impl ReducedSht {
         let sht = Arc::new(ReducedSht::new(grid, Some(lmax))?);
         let mut c = cache().lock().map_err(|_| poisoned())?;
         Ok(c.entry(key).or_insert(sht).clone())
+    }
+
+    /// Bytes the plan holds for the Legendre stage and the rings (the FFT
+    /// plans' twiddles aside; the Legendre table of
+    /// [`ReducedSht::legendre_table`] only once asked for).
+    pub fn plan_bytes(&self) -> usize {
+        let table = self.table.get().map_or(0, |t| 8 * t.len());
+        self.stream.bytes()
+            + 8 * (self.colatitudes.len() + self.weights.len() + self.max_order.len())
+            + table
     }
 
     pub fn lmax(&self) -> usize {
@@ -304,11 +316,12 @@ impl ReducedSht {
     /// as [`Sht::legendre`].
     pub fn legendre(&self, l: usize, m: usize, ring: usize) -> f64 {
         let row = tri_index(self.lmax, l, m) * self.nh;
+        let table = self.table();
         if ring < self.nh {
-            self.table[row + ring]
+            table[row + ring]
         } else {
             let sign = if (l - m).is_multiple_of(2) { 1.0 } else { -1.0 };
-            sign * self.table[row + self.rings.len() - 1 - ring]
+            sign * table[row + self.rings.len() - 1 - ring]
         }
     }
 
@@ -317,7 +330,12 @@ impl ReducedSht {
     /// row-major, `P̂_l^m(cos θ_j)` for the `nh = nrings/2` northern rings;
     /// the south follows from `P̂_l^m(−x) = (−1)^{l−m} P̂_l^m(x)`.
     pub fn legendre_table(&self) -> (&[f64], usize) {
-        (&self.table, self.nh)
+        (self.table(), self.nh)
+    }
+
+    fn table(&self) -> &[f64] {
+        self.table
+            .get_or_init(|| legendre_table(self.lmax, &self.colatitudes[..self.nh]))
     }
 
     fn check_len(&self, what: &str, len: usize) -> Result<()> {
@@ -335,42 +353,29 @@ impl ReducedSht {
     /// south) to coefficients up to `lmax`.
     pub fn forward(&self, field: &[f64]) -> Result<Coefficients> {
         self.check_len("field for the spherical-harmonic transform", field.len())?;
-        let mm = self.lmax + 1;
-        let nrings = self.rings.len();
-        // 1. G_m(θ_j) = (2π/len_j) Σ_k f_jk e^{−imφ_k}, m <= max_order(j): [nrings, lmax + 1]
-        let mut spectra = vec![Complex64::new(0.0, 0.0); nrings * mm];
-        spectra.par_chunks_mut(mm).enumerate().for_each(|(j, dst)| {
-            let (a, b) = (self.rings.offsets[j], self.rings.offsets[j + 1]);
-            let plan = &self.forward_plans[j];
-            let mut input = field[a..b].to_vec();
-            let mut output = plan.make_output_vec();
-            plan.process(&mut input, &mut output)
-                .expect("buffer sizes come from the plan");
-            let scale = 2.0 * std::f64::consts::PI / (b - a) as f64;
-            for (d, s) in dst.iter_mut().zip(&output).take(self.max_order[j] + 1) {
-                *d = s * scale;
-            }
-        });
-        // 2. c_lm = Σ_j w_j P̂_l^m(x_j) G_m(θ_j), using equatorial symmetry.
-        let per_m: Vec<Vec<Complex64>> = (0..=self.lmax)
-            .into_par_iter()
-            .map(|m| {
-                let (nh, j0) = (self.nh, self.first_ring[m]);
-                let k = nh - j0;
-                let (mut sr, mut si, mut ar, mut ai) =
-                    (vec![0.0; k], vec![0.0; k], vec![0.0; k], vec![0.0; k]);
-                for j in j0..nh {
-                    let w = self.weights[j];
-                    let north = spectra[j * mm + m];
-                    let south = spectra[(nrings - 1 - j) * mm + m];
-                    sr[j - j0] = w * (north.re + south.re);
-                    si[j - j0] = w * (north.im + south.im);
-                    ar[j - j0] = w * (north.re - south.re);
-                    ai[j - j0] = w * (north.im - south.im);
+        // 1. G_m(θ_j) = (2π/len_j) Σ_k f_jk e^{−imφ_k}, m <= max_order(j), per ring;
+        // 2. c_lm = Σ_j w_j P̂_l^m(x_j) G_m(θ_j), using equatorial symmetry
+        //    (rings j < first_ring[m] and their mirrors left out of order m).
+        let per_m = self.stream.forward_rings(
+            self.rings.len(),
+            &self.weights,
+            || (Vec::new(), Vec::new(), Vec::new()),
+            |(input, output, scratch): &mut (Vec<f64>, Vec<Complex64>, Vec<Complex64>), j, g| {
+                let (a, b) = (self.rings.offsets[j], self.rings.offsets[j + 1]);
+                let plan = &self.forward_plans[j];
+                input.clear();
+                input.extend_from_slice(&field[a..b]);
+                output.resize(b - a + 1, Complex64::new(0.0, 0.0));
+                let out = &mut output[..(b - a) / 2 + 1];
+                scratch.resize(plan.get_scratch_len(), Complex64::new(0.0, 0.0));
+                plan.process_with_scratch(input, out, scratch)
+                    .expect("buffer sizes come from the plan");
+                let scale = 2.0 * std::f64::consts::PI / (b - a) as f64;
+                for (d, s) in g.iter_mut().zip(out.iter()).take(self.max_order[j] + 1) {
+                    *d = s * scale;
                 }
-                project_order(&self.table, self.lmax, m, nh, j0, [&sr, &si], [&ar, &ai])
-            })
-            .collect();
+            },
+        );
         Ok(Coefficients::from_orders(self.lmax, per_m))
     }
 
@@ -378,58 +383,32 @@ impl ReducedSht {
     /// transform's `lmax`) to a field `[npoints]`; ring `j` is synthesised
     /// from the orders `m <= max_order(j)`.
     pub fn inverse(&self, coeffs: &Coefficients) -> Vec<f64> {
-        let lmax_c = coeffs.lmax.min(self.lmax);
-        let (nh, nrings) = (self.nh, self.rings.len());
-        // G_m(θ_j) = Σ_l c_lm P̂_l^m(x_j), split into even and odd l − m.
-        let per_m: Vec<Vec<Complex64>> = (0..=lmax_c)
-            .into_par_iter()
-            .map(|m| {
-                let mut g = vec![Complex64::new(0.0, 0.0); nrings];
-                let j0 = self.first_ring[m];
-                let k = nh - j0;
-                let (mut er, mut ei, mut or, mut oi) =
-                    (vec![0.0; k], vec![0.0; k], vec![0.0; k], vec![0.0; k]);
-                for l in m..=lmax_c {
-                    let c = coeffs.get(l, m);
-                    let row = &self.table[tri_index(self.lmax, l, m) * nh..][j0..nh];
-                    let (xr, xi) = if (l - m) % 2 == 0 {
-                        (&mut er, &mut ei)
-                    } else {
-                        (&mut or, &mut oi)
-                    };
-                    for ((r, x_r), x_i) in row.iter().zip(xr.iter_mut()).zip(xi.iter_mut()) {
-                        *x_r += c.re * r;
-                        *x_i += c.im * r;
-                    }
-                }
-                for j in j0..nh {
-                    let i = j - j0;
-                    g[j] = Complex64::new(er[i] + or[i], ei[i] + oi[i]);
-                    g[nrings - 1 - j] = Complex64::new(er[i] - or[i], ei[i] - oi[i]);
-                }
-                g
-            })
-            .collect();
+        // G_m(θ_j) = Σ_l c_lm P̂_l^m(x_j), then an inverse rfft of the ring's length.
         let mut out = vec![0.0; self.npoints()];
-        let mut rows: Vec<&mut [f64]> = Vec::with_capacity(nrings);
+        let mut rows: Vec<&mut [f64]> = Vec::with_capacity(self.rings.len());
         let mut rest = out.as_mut_slice();
         for &len in &self.rings.lengths {
             let (row, tail) = rest.split_at_mut(len);
             rows.push(row);
             rest = tail;
         }
-        rows.into_par_iter().enumerate().for_each(|(j, row)| {
-            let plan = &self.inverse_plans[j];
-            let mut spec = plan.make_input_vec();
-            for (s, gm) in spec.iter_mut().zip(&per_m).take(self.max_order[j] + 1) {
-                *s = gm[j];
-            }
-            spec[0].im = 0.0;
-            let mut buf = plan.make_output_vec();
-            plan.process(&mut spec, &mut buf)
-                .expect("imaginary parts of DC and Nyquist are zero");
-            row.copy_from_slice(&buf);
-        });
+        self.stream.inverse_rings(
+            coeffs,
+            rows,
+            || (Vec::new(), Vec::new()),
+            |(spec, scratch): &mut (Vec<Complex64>, Vec<Complex64>), j, g, row| {
+                let len = row.len();
+                spec.clear();
+                spec.resize(len / 2 + 1, Complex64::new(0.0, 0.0));
+                let keep = self.max_order[j] + 1;
+                spec[..keep].copy_from_slice(&g[..keep]);
+                spec[0].im = 0.0;
+                let plan = &self.inverse_plans[j];
+                scratch.resize(plan.get_scratch_len(), Complex64::new(0.0, 0.0));
+                plan.process_with_scratch(spec, row, scratch)
+                    .expect("imaginary parts of DC and Nyquist are zero");
+            },
+        );
         out
     }
 

@@ -30,6 +30,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use crate::error::{EvalError, Result};
 use crate::legendre::legendre_table;
 pub use crate::legendre::{tri_index, tri_len};
+use crate::legendre_stream::LegendreStream;
 use crate::quadrature::{Kind, Quadrature};
 
 /// Spherical-harmonic coefficients `c_lm`, `[tri_len(lmax)]` in
@@ -83,7 +84,8 @@ impl Coefficients {
 }
 
 /// A planned transform for one grid and truncation: quadrature, FFT plans
-/// and the Legendre table. Build once, share (see [`Sht::for_grid`]).
+/// and the start values of the Legendre recurrences
+/// ([`crate::legendre_stream`]). Build once, share (see [`Sht::for_grid`]).
 pub struct Sht {
     nlat: usize,
     nlon: usize,
@@ -91,9 +93,13 @@ pub struct Sht {
     quadrature: Quadrature,
     /// Rings in the northern half including the equator ring (odd `nlat`).
     nh: usize,
+    /// The Legendre stage, recurrences run as the transform goes.
+    stream: LegendreStream,
     /// `[tri_len(lmax), nh]` row-major: `P̂_l^m(cos θ_j)` for the northern
     /// rings `j < nh`; the south follows from `P̂_l^m(−x) = (−1)^{l−m} P̂_l^m(x)`.
-    table: Vec<f64>,
+    /// Built on first use by [`Sht::legendre`] / [`Sht::legendre_table`]
+    /// only (the transforms do not need it).
+    table: OnceLock<Vec<f64>>,
     fft_forward: Arc<dyn RealToComplex<f64>>,
     fft_inverse: Arc<dyn ComplexToReal<f64>>,
 }
@@ -144,14 +150,15 @@ impl Sht {
         }
         let quadrature = Quadrature::new(kind, nlat);
         let nh = nlat.div_ceil(2);
-        let table = legendre_table(lmax, &quadrature.colatitudes[..nh]);
+        let stream = LegendreStream::new(lmax, &quadrature.colatitudes[..nh], None);
         let mut planner = RealFftPlanner::<f64>::new();
         Ok(Sht {
             nlat,
             nlon,
             lmax,
             nh,
-            table,
+            stream,
+            table: OnceLock::new(),
             fft_forward: planner.plan_fft_forward(nlon),
             fft_inverse: planner.plan_fft_inverse(nlon),
             quadrature,
@@ -205,6 +212,16 @@ impl Sht {
         Ok(c.entry(key).or_insert(sht).clone())
     }
 
+    /// Bytes the plan holds for the Legendre stage and the quadrature (the
+    /// FFT plans' twiddles aside; the Legendre table of
+    /// [`Sht::legendre_table`] only once asked for).
+    pub fn plan_bytes(&self) -> usize {
+        let table = self.table.get().map_or(0, |t| 8 * t.len());
+        self.stream.bytes()
+            + 8 * (self.quadrature.colatitudes.len() + self.quadrature.weights.len())
+            + table
+    }
+
     pub fn lmax(&self) -> usize {
         self.lmax
     }
@@ -222,17 +239,23 @@ impl Sht {
     /// row-major, `P̂_l^m(cos θ_j)` for the `nh = ceil(nlat/2)` northern
     /// rings; row `tri_index(lmax, l, m)`.
     pub fn legendre_table(&self) -> (&[f64], usize) {
-        (&self.table, self.nh)
+        (self.table(), self.nh)
+    }
+
+    fn table(&self) -> &[f64] {
+        self.table
+            .get_or_init(|| legendre_table(self.lmax, &self.quadrature.colatitudes[..self.nh]))
     }
 
     /// `P̂_l^m(cos θ_j)` for any ring `j` (north to south), from the table.
     pub fn legendre(&self, l: usize, m: usize, j: usize) -> f64 {
         let row = tri_index(self.lmax, l, m) * self.nh;
+        let table = self.table();
         if j < self.nh {
-            self.table[row + j]
+            table[row + j]
         } else {
             let sign = if (l - m).is_multiple_of(2) { 1.0 } else { -1.0 };
-            sign * self.table[row + self.nlat - 1 - j]
+            sign * table[row + self.nlat - 1 - j]
         }
     }
 
@@ -251,57 +274,33 @@ impl Sht {
     /// south) to coefficients up to `lmax`.
     pub fn forward(&self, field: ArrayView2<f64>) -> Result<Coefficients> {
         self.check_shape(field.shape())?;
-        let mmax = self.lmax;
-        // 1. G_m(θ_j) = (2π/nlon) Σ_k f_jk e^{−imφ_k}, m <= lmax: [nlat, lmax + 1]
-        let scale = 2.0 * std::f64::consts::PI / self.nlon as f64;
-        let mut spectra = vec![Complex64::new(0.0, 0.0); self.nlat * (mmax + 1)];
-        spectra
-            .par_chunks_mut(mmax + 1)
-            .zip(field.outer_iter().into_par_iter())
-            .for_each_init(
-                || {
-                    (
-                        self.fft_forward.make_input_vec(),
-                        self.fft_forward.make_output_vec(),
-                    )
-                },
-                |(input, output), (dst, row)| {
-                    for (x, &v) in input.iter_mut().zip(row.iter()) {
-                        *x = v;
-                    }
-                    self.fft_forward
-                        .process(input, output)
-                        .expect("buffer sizes come from the plan");
-                    for (d, s) in dst.iter_mut().zip(output.iter()) {
-                        *d = s * scale;
-                    }
-                },
-            );
+        // 1. G_m(θ_j) = (2π/nlon) Σ_k f_jk e^{−imφ_k}, m <= lmax, per ring;
         // 2. c_lm = Σ_j w_j P̂_l^m(x_j) G_m(θ_j), using equatorial symmetry.
-        let per_m: Vec<Vec<Complex64>> = (0..=mmax)
-            .into_par_iter()
-            .map(|m| {
-                let nh = self.nh;
-                let (mut sr, mut si, mut ar, mut ai) =
-                    (vec![0.0; nh], vec![0.0; nh], vec![0.0; nh], vec![0.0; nh]);
-                for j in 0..nh {
-                    let w = self.quadrature.weights[j];
-                    let north = spectra[j * (mmax + 1) + m];
-                    let mirror = self.nlat - 1 - j;
-                    if mirror == j {
-                        sr[j] = w * north.re;
-                        si[j] = w * north.im;
-                    } else {
-                        let south = spectra[mirror * (mmax + 1) + m];
-                        sr[j] = w * (north.re + south.re);
-                        si[j] = w * (north.im + south.im);
-                        ar[j] = w * (north.re - south.re);
-                        ai[j] = w * (north.im - south.im);
-                    }
+        let scale = 2.0 * std::f64::consts::PI / self.nlon as f64;
+        let fft = &self.fft_forward;
+        let per_m = self.stream.forward_rings(
+            self.nlat,
+            &self.quadrature.weights,
+            || {
+                (
+                    fft.make_input_vec(),
+                    fft.make_output_vec(),
+                    fft.make_scratch_vec(),
+                )
+            },
+            |(input, output, scratch), j, g| {
+                let row = field.row(j);
+                match row.as_slice() {
+                    Some(r) => input.copy_from_slice(r),
+                    None => input.iter_mut().zip(row.iter()).for_each(|(x, &v)| *x = v),
                 }
-                project_order(&self.table, self.lmax, m, nh, 0, [&sr, &si], [&ar, &ai])
-            })
-            .collect();
+                fft.process_with_scratch(input, output, scratch)
+                    .expect("buffer sizes come from the plan");
+                for (d, s) in g.iter_mut().zip(output.iter()) {
+                    *d = s * scale;
+                }
+            },
+        );
         Ok(Coefficients::from_orders(self.lmax, per_m))
     }
 
@@ -318,67 +317,32 @@ impl Sht {
     /// Inverse transform: coefficients (truncated or zero-padded to this
     /// transform's `lmax`) to a field `[nlat, nlon]`.
     pub fn inverse(&self, coeffs: &Coefficients) -> Array2<f64> {
-        let mmax = self.lmax;
-        let lmax_c = coeffs.lmax.min(self.lmax);
-        let nh = self.nh;
-        // G_m(θ_j) = Σ_l c_lm P̂_l^m(x_j), split into even and odd l − m.
-        let per_m: Vec<Vec<Complex64>> = (0..=mmax)
-            .into_par_iter()
-            .map(|m| {
-                let mut g = vec![Complex64::new(0.0, 0.0); self.nlat];
-                if m > lmax_c {
-                    return g;
-                }
-                let (mut er, mut ei, mut or, mut oi) =
-                    (vec![0.0; nh], vec![0.0; nh], vec![0.0; nh], vec![0.0; nh]);
-                for l in m..=lmax_c {
-                    let c = coeffs.get(l, m);
-                    let row = &self.table[tri_index(self.lmax, l, m) * nh..][..nh];
-                    let (xr, xi) = if (l - m) % 2 == 0 {
-                        (&mut er, &mut ei)
-                    } else {
-                        (&mut or, &mut oi)
-                    };
-                    for ((r, x_r), x_i) in row.iter().zip(xr.iter_mut()).zip(xi.iter_mut()) {
-                        *x_r += c.re * r;
-                        *x_i += c.im * r;
-                    }
-                }
-                for j in 0..nh {
-                    g[j] = Complex64::new(er[j] + or[j], ei[j] + oi[j]);
-                    let mirror = self.nlat - 1 - j;
-                    if mirror != j {
-                        g[mirror] = Complex64::new(er[j] - or[j], ei[j] - oi[j]);
-                    }
-                }
-                g
-            })
-            .collect();
+        // G_m(θ_j) = Σ_l c_lm P̂_l^m(x_j), then an inverse rfft per ring.
         let mut out = Array2::<f64>::zeros((self.nlat, self.nlon));
         let nfreq = self.nlon / 2 + 1;
-        out.as_slice_mut()
+        let fft = &self.fft_inverse;
+        let rows: Vec<&mut [f64]> = out
+            .as_slice_mut()
             .expect("standard layout")
-            .par_chunks_mut(self.nlon)
-            .enumerate()
-            .for_each_init(
-                || {
-                    (
-                        vec![Complex64::new(0.0, 0.0); nfreq],
-                        self.fft_inverse.make_output_vec(),
-                    )
-                },
-                |(spec, buf), (j, row)| {
-                    spec.iter_mut().for_each(|s| *s = Complex64::new(0.0, 0.0));
-                    for (m, gm) in per_m.iter().enumerate() {
-                        spec[m] = gm[j];
-                    }
-                    spec[0].im = 0.0;
-                    self.fft_inverse
-                        .process(spec, buf)
-                        .expect("imaginary parts of DC and Nyquist are zero");
-                    row.copy_from_slice(buf);
-                },
-            );
+            .chunks_mut(self.nlon)
+            .collect();
+        self.stream.inverse_rings(
+            coeffs,
+            rows,
+            || {
+                (
+                    vec![Complex64::new(0.0, 0.0); nfreq],
+                    fft.make_scratch_vec(),
+                )
+            },
+            |(spec, scratch), _, g, row| {
+                spec[..g.len()].copy_from_slice(g);
+                spec[g.len()..].fill(Complex64::new(0.0, 0.0));
+                spec[0].im = 0.0;
+                fft.process_with_scratch(spec, row, scratch)
+                    .expect("imaginary parts of DC and Nyquist are zero");
+            },
+        );
         out
     }
 
@@ -391,55 +355,6 @@ impl Sht {
             .map(|((a, b), w)| w * dphi * a.iter().zip(b.iter()).map(|(x, y)| x * y).sum::<f64>())
             .sum()
     }
-}
-
-/// The Legendre stage of a forward transform for one order `m`: `c_lm`,
-/// `l = m..=lmax`, from the quadrature-weighted ring sums of the northern
-/// half, `sym = (re, im)` of north + south and `anti` of north − south
-/// (`[nh − j0]` each, rings `j0..nh`): even `l − m` take `sym`, odd `anti`.
-/// `table` is [`crate::legendre::legendre_table`]'s `[tri_len(lmax), nh]`.
-pub(crate) fn project_order(
-    table: &[f64],
-    lmax: usize,
-    m: usize,
-    nh: usize,
-    j0: usize,
-    sym: [&[f64]; 2],
-    anti: [&[f64]; 2],
-) -> Vec<Complex64> {
-    (m..=lmax)
-        .map(|l| {
-            let row = &table[tri_index(lmax, l, m) * nh..][j0..nh];
-            let (re, im) = if (l - m).is_multiple_of(2) {
-                dot2(row, sym[0], sym[1])
-            } else {
-                dot2(row, anti[0], anti[1])
-            };
-            Complex64::new(re, im)
-        })
-        .collect()
-}
-
-/// `(Σ a·x, Σ a·y)` with four independent accumulators so the compiler can
-/// vectorise.
-#[inline]
-pub(crate) fn dot2(a: &[f64], x: &[f64], y: &[f64]) -> (f64, f64) {
-    let n = a.len();
-    let (mut sx, mut sy) = ([0.0f64; 4], [0.0f64; 4]);
-    let chunks = n / 4;
-    for c in 0..chunks {
-        for k in 0..4 {
-            let i = 4 * c + k;
-            sx[k] += a[i] * x[i];
-            sy[k] += a[i] * y[i];
-        }
-    }
-    let (mut rx, mut ry) = (sx[0] + sx[1] + sx[2] + sx[3], sy[0] + sy[1] + sy[2] + sy[3]);
-    for i in 4 * chunks..n {
-        rx += a[i] * x[i];
-        ry += a[i] * y[i];
-    }
-    (rx, ry)
 }
 
 #[cfg(test)]
