@@ -1,28 +1,34 @@
-"""Reference SHT timings (forward transform + power spectrum) for
-`cargo bench -p fastnet-eval --bench sht`, which runs this script when
-FASTNET_SHT_BENCH_PYTHON names a Python with the packages installed:
+"""Reference SHT timings (forward transform + power spectrum, and the
+inverse) for `cargo bench -p fastnet-eval --bench sht`, which runs this
+script when FASTNET_SHT_BENCH_PYTHON names a Python with the peers:
 
     bash scripts/setup.sh --bench
     FASTNET_SHT_BENCH_PYTHON=~/.cache/fastnet/bench-python cargo bench -p fastnet-eval --bench sht
 
-(pyshtools is not among the peers setup installs; a Python that has it adds
-its rows.) `bench_sht.py THREADS octahedral` runs the reduced-grid rows.
+`bench_sht.py THREADS` runs the lat-lon rows, `bench_sht.py THREADS
+octahedral` the reduced-grid rows. Prints one JSON line per (library, grid):
+{"library", "grid", "lmax", "fwd_ms", "inv_ms"} with the medians in
+milliseconds at the given number of threads, or {"library", "grid",
+"error"} when a library is missing or fails.
 
-Prints one JSON line per (library, grid): median milliseconds with the
-given number of threads. Grids: 181 x 360 (lmax 90) and 721 x 1440 (lmax
-360), equiangular with poles (Clenshaw-Curtis; pyshtools uses its
-Driscoll-Healy grid without the south-pole row, lmax one lower).
+Lat-lon grids: 181 x 360 (lmax 90) and 721 x 1440 (lmax 360), equiangular
+with both poles (Clenshaw-Curtis) for ducc0 (`analysis_2d` /
+`synthesis_2d`) and torch-harmonics (`RealSHT` / `InverseRealSHT`, f64);
+pyshtools (`SHExpandDH` / `MakeGridDH`) uses its Driscoll-Healy grid, which
+has no south-pole row: 180 x 360 and 720 x 1440 with lmax one lower.
 
 Octahedral reduced Gaussian grids O96 and O320 (lmax N - 1, the cubic
 truncation the grid is built for): ducc0's general ring transform
 (`adjoint_synthesis` with the Gauss-Legendre weights folded into
-`ringfactor`) and anemoi-models' `SphericalHarmonicTransform` (the transform
-of anemoi's octahedral spectral loss, per-ring rfft then one einsum). The
-anemoi module is loaded from `spectral_helpers.py` of the anemoi-models
-wheel (it imports only numpy and torch): set FASTNET_ANEMOI_SHT to that
-file; `scripts/setup.sh --bench` downloads it and bench-python sets it.
+`ringfactor`, and `synthesis`) and anemoi-models' `SphericalHarmonicTransform`
+and `InverseSphericalHarmonicTransform` (anemoi's octahedral spectral loss:
+per-ring rfft then one einsum). The anemoi module is loaded from
+`spectral_helpers.py` of the anemoi-models wheel (it imports only numpy and
+torch): FASTNET_ANEMOI_SHT names that file; `scripts/setup.sh --bench`
+downloads it and bench-python sets it.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -58,6 +64,21 @@ def bench(fn, reps):
     return statistics.median(t)
 
 
+def row(library, grid, lmax, fwd, inv, reps):
+    """Times `fwd` (forward + power) and `inv` (inverse) and prints the row;
+    an exception in either becomes an error row."""
+    try:
+        f = bench(fwd, reps)
+        i = bench(inv, reps)
+        print(json.dumps({"library": library, "grid": grid, "lmax": lmax, "fwd_ms": f, "inv_ms": i}), flush=True)
+    except Exception as e:  # noqa: BLE001
+        print(json.dumps({"library": library, "grid": grid, "error": str(e)}), flush=True)
+
+
+def missing(library, grid, e):
+    print(json.dumps({"library": library, "grid": grid, "error": f"{type(e).__name__}: {e}"}), flush=True)
+
+
 def octahedral_rings(n):
     """Ring lengths of O<n>, north to south, and Gauss-Legendre colatitudes/weights."""
     lengths = [4 * i + 16 for i in range(1, n + 1)]
@@ -76,8 +97,6 @@ def octahedral_field(lengths, theta):
 
 
 def octahedral(threads):
-    import os
-
     for n, reps in [(96, 20), (320, 5)]:
         lengths, theta, w = octahedral_rings(n)
         lmax = n - 1
@@ -88,18 +107,29 @@ def octahedral(threads):
 
             ringstart = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.uintp)
             nphi = lengths.astype(np.uintp)
+            phi0 = np.zeros(len(lengths))
             factor = w * 2 * np.pi / lengths
+            alm = ducc0.sht.adjoint_synthesis(
+                map=f[None], theta=theta, nphi=nphi, phi0=phi0, ringstart=ringstart,
+                ringfactor=factor, lmax=lmax, mmax=lmax, spin=0, nthreads=threads,
+            )
 
             def run_ducc():
-                alm = ducc0.sht.adjoint_synthesis(
-                    map=f[None], theta=theta, nphi=nphi, phi0=np.zeros(len(lengths)), ringstart=ringstart,
+                a = ducc0.sht.adjoint_synthesis(
+                    map=f[None], theta=theta, nphi=nphi, phi0=phi0, ringstart=ringstart,
                     ringfactor=factor, lmax=lmax, mmax=lmax, spin=0, nthreads=threads,
                 )
-                return power_from_alm_ducc(alm[0], lmax)
+                return power_from_alm_ducc(a[0], lmax)
 
-            print(json.dumps({"library": "ducc0 " + ducc0.__version__, "grid": grid, "lmax": lmax, "ms": bench(run_ducc, reps)}))
-        except Exception as e:  # noqa: BLE001
-            print(json.dumps({"library": "ducc0", "grid": grid, "error": str(e)}))
+            def run_ducc_inv():
+                return ducc0.sht.synthesis(
+                    alm=alm, theta=theta, nphi=nphi, phi0=phi0, ringstart=ringstart,
+                    lmax=lmax, mmax=lmax, spin=0, nthreads=threads,
+                )
+
+            row("ducc0 " + ducc0.__version__, grid, lmax, run_ducc, run_ducc_inv, reps)
+        except ImportError as e:
+            missing("ducc0", grid, e)
         try:
             import importlib.util
 
@@ -107,13 +137,17 @@ def octahedral(threads):
 
             path = os.environ.get("FASTNET_ANEMOI_SHT")
             if not path:
-                raise RuntimeError("FASTNET_ANEMOI_SHT not set")
+                raise ImportError("FASTNET_ANEMOI_SHT not set")
             spec = importlib.util.spec_from_file_location("anemoi_spectral_helpers", path)
             mod = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(mod)
             torch.set_num_threads(threads)
-            sht = mod.SphericalHarmonicTransform(list(int(k) for k in lengths), lmax)
+            rings = list(int(k) for k in lengths)
+            sht = mod.SphericalHarmonicTransform(rings, lmax)
+            isht = mod.InverseSphericalHarmonicTransform(rings, lmax)
             x = torch.from_numpy(f)[None]
+            with torch.no_grad():
+                c0 = sht(x)
 
             def run_anemoi():
                 with torch.no_grad():
@@ -121,59 +155,88 @@ def octahedral(threads):
                     p = c.abs() ** 2
                     return p[..., 0] + 2 * p[..., 1:].sum(-1)
 
-            print(json.dumps({"library": "anemoi-models SHT", "grid": grid, "lmax": lmax, "ms": bench(run_anemoi, reps)}))
-        except Exception as e:  # noqa: BLE001
-            print(json.dumps({"library": "anemoi-models SHT", "grid": grid, "error": str(e)}))
+            def run_anemoi_inv():
+                with torch.no_grad():
+                    return isht(c0)
+
+            row("anemoi-models SHT", grid, lmax, run_anemoi, run_anemoi_inv, reps)
+        except (ImportError, AttributeError) as e:
+            missing("anemoi-models SHT", grid, e)
 
 
-def main():
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    if len(sys.argv) > 2 and sys.argv[2] == "octahedral":
-        octahedral(threads)
-        return
+def latlon(threads):
     for nlat, nlon, lmax, reps in [(181, 360, 90, 30), (721, 1440, 360, 10)]:
         f = field(nlat, nlon)
         grid = f"{nlat}x{nlon}"
         try:
             import ducc0
 
+            alm = ducc0.sht.experimental.analysis_2d(
+                map=f[None], spin=0, lmax=lmax, mmax=lmax, geometry="CC", nthreads=threads
+            )
+
             def run_ducc():
-                alm = ducc0.sht.experimental.analysis_2d(
+                a = ducc0.sht.experimental.analysis_2d(
                     map=f[None], spin=0, lmax=lmax, mmax=lmax, geometry="CC", nthreads=threads
                 )
-                return power_from_alm_ducc(alm[0], lmax)
+                return power_from_alm_ducc(a[0], lmax)
 
-            print(json.dumps({"library": "ducc0 " + ducc0.__version__, "grid": grid, "lmax": lmax, "ms": bench(run_ducc, reps)}))
-        except Exception as e:  # noqa: BLE001
-            print(json.dumps({"library": "ducc0", "grid": grid, "error": str(e)}))
+            def run_ducc_inv():
+                return ducc0.sht.experimental.synthesis_2d(
+                    alm=alm, spin=0, lmax=lmax, mmax=lmax, geometry="CC", ntheta=nlat, nphi=nlon, nthreads=threads
+                )
+
+            row("ducc0 " + ducc0.__version__, grid, lmax, run_ducc, run_ducc_inv, reps)
+        except ImportError as e:
+            missing("ducc0", grid, e)
         try:
             import pyshtools
 
             g = np.ascontiguousarray(f[:-1])  # DH grid: nlat = 2 (lmax + 1), no south pole row
+            cilm = pyshtools.expand.SHExpandDH(g, norm=4, sampling=2)
 
             def run_pysh():
                 c = pyshtools.expand.SHExpandDH(g, norm=4, sampling=2)
                 return pyshtools.spectralanalysis.spectrum(c, normalization="ortho")
 
-            print(json.dumps({"library": "pyshtools " + pyshtools.__version__, "grid": grid, "lmax": (nlat - 1) // 2 - 1, "ms": bench(run_pysh, reps)}))
-        except Exception as e:  # noqa: BLE001
-            print(json.dumps({"library": "pyshtools", "grid": grid, "error": str(e)}))
+            def run_pysh_inv():
+                return pyshtools.expand.MakeGridDH(cilm, norm=4, sampling=2)
+
+            row("pyshtools " + pyshtools.__version__, grid, (nlat - 1) // 2 - 1, run_pysh, run_pysh_inv, reps)
+        except ImportError as e:
+            missing("pyshtools", grid, e)
         try:
             import torch
             import torch_harmonics as th
 
             torch.set_num_threads(threads)
-            sht = th.RealSHT(nlat, nlon, lmax=lmax + 1, mmax=lmax + 1, grid="equiangular", norm="ortho")
+            sht = th.RealSHT(nlat, nlon, lmax=lmax + 1, mmax=lmax + 1, grid="equiangular", norm="ortho").double()
+            isht = th.InverseRealSHT(nlat, nlon, lmax=lmax + 1, mmax=lmax + 1, grid="equiangular", norm="ortho").double()
             x = torch.from_numpy(f)
+            with torch.no_grad():
+                c0 = sht(x)
 
             def run_th():
-                c = sht(x)
-                p = (c.abs() ** 2)
-                return p[:, 0] + 2 * p[:, 1:].sum(-1)
+                with torch.no_grad():
+                    c = sht(x)
+                    p = c.abs() ** 2
+                    return p[:, 0] + 2 * p[:, 1:].sum(-1)
 
-            print(json.dumps({"library": "torch-harmonics " + th.__version__, "grid": grid, "lmax": lmax, "ms": bench(run_th, reps)}))
-        except Exception as e:  # noqa: BLE001
-            print(json.dumps({"library": "torch-harmonics", "grid": grid, "error": str(e)}))
+            def run_th_inv():
+                with torch.no_grad():
+                    return isht(c0)
+
+            row("torch-harmonics " + th.__version__, grid, lmax, run_th, run_th_inv, reps)
+        except ImportError as e:
+            missing("torch-harmonics", grid, e)
+
+
+def main():
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    if len(sys.argv) > 2 and sys.argv[2] == "octahedral":
+        octahedral(threads)
+    else:
+        latlon(threads)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@
 #    `cargo build` / `cargo test` works afterwards.
 #
 # `--bench` also installs the peer libraries the SHT benchmark compares with
-# (ducc0 and torch-harmonics into $CACHE/bench-peers, plus anemoi-models'
-# spectral_helpers.py, which imports only numpy and torch, from its wheel)
+# (ducc0 and torch-harmonics into $CACHE/bench-peers, pyshtools into
+# $CACHE/bench-peers/pyshtools, plus anemoi-models' spectral_helpers.py,
+# which imports only numpy and torch, from its wheel)
 # and writes $CACHE/bench-python, a Python that sees them:
 #   FASTNET_SHT_BENCH_PYTHON=$CACHE/bench-python cargo bench -p fastnet-eval --bench sht
 #
@@ -140,10 +141,20 @@ with zipfile.ZipFile(sys.argv[1]) as z:
 PY
     rm -rf "$tmp"
   fi
+  # pyshtools goes into a folder of its own with its dependencies, less the
+  # ones the venv already has (numpy, pandas, xarray: its wheels' copies
+  # would shadow the venv's and break them).
+  if ! PYTHONPATH="$PEERS/pyshtools" "$VENV/bin/python" -c 'import pyshtools' 2>/dev/null; then
+    say "installing pyshtools (SHT benchmark peer) into $PEERS/pyshtools"
+    rm -rf "$PEERS/pyshtools"
+    "$VENV/bin/python" -m pip install -q --progress-bar off --no-warn-conflicts --target "$PEERS/pyshtools" pyshtools >/dev/null
+    (cd "$PEERS/pyshtools" && rm -rf numpy numpy.libs numpy-*.dist-info pandas pandas-*.dist-info \
+      xarray xarray-*.dist-info bin)
+  fi
   cat >"$CACHE/bench-python" <<SH
 #!/bin/sh
 # Written by scripts/setup.sh --bench: the setup's Python with the benchmark peers.
-PYTHONPATH="$PEERS\${PYTHONPATH:+:\$PYTHONPATH}" FASTNET_ANEMOI_SHT="$PEERS/anemoi_spectral_helpers.py" exec "$VENV/bin/python" "\$@"
+PYTHONPATH="$PEERS:$PEERS/pyshtools\${PYTHONPATH:+:\$PYTHONPATH}" FASTNET_ANEMOI_SHT="$PEERS/anemoi_spectral_helpers.py" exec "$VENV/bin/python" "\$@"
 SH
   chmod +x "$CACHE/bench-python"
 fi
