@@ -8,6 +8,8 @@
 //! dense-layer multiply-adds of one forward pass (×2 per multiply-add) as
 //! implemented here; a training step is counted as 3× the forward.
 
+fastnet::jemalloc!();
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -217,10 +219,27 @@ fn run_rollout_case(r: usize, recompute: bool) {
     println!("{last} {}", peak_mb());
 }
 
-fn python(c: &Case, graph: &Path, threads: i32) -> Option<serde_json::Value> {
+/// Debian's jemalloc (libjemalloc2; `scripts/setup.sh --bench` installs
+/// it), for running the PyTorch reference with the allocator and options
+/// fastnet uses (src/alloc.rs).
+const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+
+/// Runs the PyTorch reference (with `LD_PRELOAD` of jemalloc when
+/// `jemalloc`) and returns its JSON line.
+fn python(c: &Case, graph: &Path, threads: i32, jemalloc: bool) -> Option<serde_json::Value> {
     let py = std::env::var("FASTNET_PYTHON").ok()?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_model.py");
-    let out = Command::new(py)
+    let mut cmd = Command::new(py);
+    if jemalloc {
+        if !Path::new(JEMALLOC).exists() {
+            return None;
+        }
+        cmd.env("LD_PRELOAD", JEMALLOC).env(
+            "MALLOC_CONF",
+            fastnet::alloc::MALLOC_CONF.trim_end_matches('\0'),
+        );
+    }
+    let out = cmd
         .arg(script)
         .arg(graph)
         .args(
@@ -281,23 +300,25 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<16} {:>9} {:>10} {:>10} {:>9} {:>12} {:>10} {:>10} {:>9} {:>7}",
+        "{:<14} {:>7} {:>7} {:>6} {:>7} {:>6} {:>8} {:>7} {:>6} {:>8} {:>7} {:>6}",
         "case",
         "params",
         "step s",
         "fwd s",
         "peak MB",
-        "GFLOP/step",
-        "torch step",
-        "torch fwd",
-        "torch MB",
+        "GFLOP",
+        "torch s",
+        "MB",
+        "ratio",
+        "torch+je",
+        "MB",
         "ratio"
     );
     for (i, c) in CASES.iter().enumerate() {
         let v = match child("--case", i, 5) {
             Ok(v) => v,
             Err(e) => {
-                println!("{:<16} failed: {e}", c.name);
+                println!("{:<14} failed: {e}", c.name);
                 continue;
             }
         };
@@ -306,23 +327,33 @@ fn main() {
             c.grid.replace(':', "-"),
             c.level
         ));
-        let py = python(c, &graph, threads);
-        let get = |k: &str| py.as_ref().and_then(|p| p[k].as_f64()).unwrap_or(f64::NAN);
+        let plain = python(c, &graph, threads, false);
+        let je = python(c, &graph, threads, true);
+        let get = |p: &Option<serde_json::Value>, k: &str| {
+            p.as_ref().and_then(|p| p[k].as_f64()).unwrap_or(f64::NAN)
+        };
         println!(
-            "{:<16} {:>9.0} {:>10.3} {:>10.3} {:>9.0} {:>12.1} {:>10.3} {:>10.3} {:>9.0} {:>7.2}",
+            "{:<14} {:>7.0} {:>7.3} {:>6.3} {:>7.0} {:>6.1} {:>8.3} {:>7.0} {:>6.2} {:>8.3} {:>7.0} {:>6.2}",
             c.name,
             v[3],
             v[0],
             v[1],
             v[2],
             3.0 * v[4] / 1e9,
-            get("step_s"),
-            get("forward_s"),
-            get("peak_mb"),
-            v[0] / get("step_s")
+            get(&plain, "step_s"),
+            get(&plain, "peak_mb"),
+            v[0] / get(&plain, "step_s"),
+            get(&je, "step_s"),
+            get(&je, "peak_mb"),
+            v[0] / get(&je, "step_s"),
         );
     }
-    println!("ratio = fastnet step / PyTorch step (target <= 0.7); samples/s = 1 / step s");
+    println!(
+        "step = forward, MSE, backward, AdamW (median); GFLOP = dense-layer work of a step; ratio = fastnet step / PyTorch step;"
+    );
+    println!(
+        "fastnet runs on jemalloc (src/alloc.rs); torch = PyTorch as installed (glibc malloc), torch+je = PyTorch with the same jemalloc and options (LD_PRELOAD)"
+    );
 
     println!(
         "\nRollout training step, {} (activation checkpointing = train.recompute):",

@@ -35,7 +35,11 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- libnetcdf -----------------------------------------------------------------
 need_apt=()
-for pkg in libnetcdf-dev netcdf-bin pkg-config libgloo-dev; do
+apt_pkgs=(libnetcdf-dev netcdf-bin pkg-config libgloo-dev)
+# --bench: Debian's jemalloc, to run the PyTorch reference of benches/model.rs
+# on the allocator fastnet links (src/alloc.rs) as well as on glibc's
+((bench)) && apt_pkgs+=(libjemalloc2)
+for pkg in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

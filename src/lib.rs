@@ -10,6 +10,7 @@
 //! ([`cli`]); the numerics live in the workspace crates (`fastnet-mesh`,
 //! `fastnet-data`, `fastnet-eval`, `fastnet-losses`).
 
+pub mod alloc;
 pub mod checkpoint;
 pub mod cli;
 pub mod dist;

@@ -1,3 +1,5 @@
+fastnet::jemalloc!();
+
 fn main() -> std::process::ExitCode {
     fastnet::cli::main()
 }
