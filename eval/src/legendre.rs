@@ -31,8 +31,8 @@ pub fn tri_len(lmax: usize) -> usize {
     (lmax + 1) * (lmax + 2) / 2
 }
 
-const BIG: f64 = 2.582_249_878_086_908_6e120; // 2^400
-const BIG_INV: f64 = 3.872_591_914_849_318e-121; // 2^-400
+pub(crate) const BIG: f64 = 2.582_249_878_086_908_6e120; // 2^400
+pub(crate) const BIG_INV: f64 = 3.872_591_914_849_318e-121; // 2^-400
 
 /// Recurrence coefficients `(a_lm, b_lm)` in triangular layout, shared by
 /// every colatitude.
@@ -152,8 +152,9 @@ pub fn legendre_table(lmax: usize, colatitudes: &[f64]) -> Vec<f64> {
     table
 }
 
+/// `v · 2^(400·exp)`, flushing to zero once below the f64 range.
 #[inline]
-fn unscale(v: f64, exp: i32) -> f64 {
+pub(crate) fn unscale(v: f64, exp: i32) -> f64 {
     let mut r = v;
     for _ in 0..exp.max(0) {
         r *= BIG;

@@ -34,7 +34,7 @@
 use num_complex::Complex64;
 use rayon::prelude::*;
 
-use crate::legendre::{tri_index, tri_len};
+use crate::legendre::{tri_index, tri_len, unscale, BIG, BIG_INV};
 
 mod kernels;
 mod rings;
@@ -42,8 +42,6 @@ mod rings;
 use kernels::{Avx2, Avx512};
 use kernels::{Kernel, Portable};
 
-const BIG: f64 = 2.582_249_878_086_908_6e120; // 2^400
-const BIG_INV: f64 = 3.872_591_914_849_318e-121; // 2^-400
 /// Values below this are treated as zero (see the module doc).
 const START: f64 = 6.223_015_277_861_142e-61; // 2^-200
 /// Rings enter an order at degrees `m + QUANTUM·k` only, so that the
@@ -585,21 +583,6 @@ fn first_significant(
             exp += 1;
         }
     }
-}
-
-#[inline]
-fn unscale(v: f64, exp: i32) -> f64 {
-    let mut r = v;
-    for _ in 0..exp.max(0) {
-        r *= BIG;
-    }
-    for _ in 0..(-exp).max(0) {
-        r *= BIG_INV;
-        if r == 0.0 {
-            break;
-        }
-    }
-    r
 }
 
 #[cfg(test)]

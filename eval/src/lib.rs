@@ -15,6 +15,8 @@ pub mod reduced_sht;
 pub mod regions;
 pub mod sht;
 pub mod spectra;
+#[cfg(test)]
+mod test_rng;
 
 pub use error::{EvalError, Result};
 pub use grid_sht::GridSht;

@@ -362,15 +362,7 @@ mod tests {
     use super::*;
     use std::f64::consts::PI;
 
-    fn lcg(seed: u64) -> impl FnMut() -> f64 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        }
-    }
+    use crate::test_rng::lcg;
 
     fn random_coefficients(lmax: usize, seed: u64) -> Coefficients {
         let mut r = lcg(seed);

@@ -6,15 +6,7 @@ use super::*;
 use crate::legendre::legendre_table;
 use crate::quadrature::{Kind, Quadrature};
 
-fn lcg(seed: u64) -> impl FnMut() -> f64 {
-    let mut s = seed;
-    move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-    }
-}
+use crate::test_rng::lcg;
 
 /// Northern colatitudes of a Clenshaw–Curtis grid (poles included: the
 /// pole ring carries only m = 0, rings next to it start late).
